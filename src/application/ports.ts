@@ -95,3 +95,12 @@ export interface BatchSink {
 }
 
 export type { BatchAck };
+
+/** The slice of pino's API the core uses; adapters receive a child logger. */
+export interface Logger {
+  debug(obj: object | string, msg?: string): void;
+  info(obj: object | string, msg?: string): void;
+  warn(obj: object | string, msg?: string): void;
+  error(obj: object | string, msg?: string): void;
+  child(bindings: Record<string, unknown>): Logger;
+}

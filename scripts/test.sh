@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# The whole test suite: starts the real services (Docker, InfluxDB, Redis, VictoriaMetrics...),
+# type-checks, checks import directions, then runs every test. Services started here are stopped at the end
+# unless DOCKWATCH_KEEP_SERVICES=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+eval "$(scripts/services.sh up)"
+[ "${DOCKWATCH_KEEP_SERVICES:-0}" = 1 ] || trap 'scripts/services.sh down' EXIT
+mkdir -p .test-artifacts
+echo "== typecheck"; npx tsc -p tsconfig.json --noEmit
+echo "== build";     npx tsc -p tsconfig.build.json
+echo "== import directions"; npx depcruise src --config .dependency-cruiser.cjs
+echo "== tests"
+files=$(ls test/unit/*.test.ts test/integration/*.test.ts 2>/dev/null)
+node --import tsx --test --test-concurrency=1 --test-reporter=spec $files
