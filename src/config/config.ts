@@ -1,0 +1,206 @@
+// Every setting of every program, validated before anything binds a port.
+// A bad value throws ConfigError; the CLI prints it and exits with code 2.
+import { hostname } from 'node:os';
+import { EnvReader, type Env } from './env.js';
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface AgentConfig {
+  logLevel: LogLevel;
+  serverAddr: string;
+  agentId: string;
+  hostname: string;
+  collectIntervalMs: number;
+  dockerHost: string | undefined;
+  procRoot: string;
+  sysRoot: string;
+  hostRoot: string;
+  agentToken: string | undefined;
+  queueSize: number;
+  ecsMetadataUri: string | undefined;
+  statusFile: string | undefined;
+}
+
+export interface ServerConfig {
+  logLevel: LogLevel;
+  production: boolean;
+  host: string;
+  port: number;
+  grpcHost: string;
+  grpcPort: number;
+  metricsPort: number | undefined;
+  metricsToken: string | undefined;
+  dataDir: string;
+  publicUrl: string | undefined;
+  grpcMaxMessageBytes: number;
+  subscriberQueue: number;
+  wsMaxBufferedBytes: number;
+  storage: {
+    influxUrl: string | undefined;
+    influxToken: string | undefined;
+    influxOrg: string;
+    influxBucket: string;
+    retentionDays: number;
+    breakerFailures: number;
+    breakerResetMs: number;
+    retryAttempts: number;
+    retryInitialMs: number;
+    spoolMaxBytes: number;
+  };
+  auth: {
+    jwtSecret: string | undefined;
+    jwtPrivateKeyFile: string | undefined;
+    jwtPublicKeyFile: string | undefined;
+    jwtDurationMs: number;
+    adminUser: string;
+    adminPassword: string | undefined;
+    usersFile: string;
+    agentToken: string | undefined;
+    loginRateLimit: number;
+  };
+  alerts: {
+    cpuThreshold: number;
+    memoryThreshold: number;
+    rulesFile: string | undefined;
+    cooldownMs: number;
+    watchContainers: string[];
+    redisUrl: string | undefined;
+    slackWebhookUrl: string | undefined;
+    discordWebhookUrl: string | undefined;
+    webhookUrl: string | undefined;
+    heartbeatUrl: string | undefined;
+    reportIntervalMs: number | undefined;
+    notifyLifecycle: boolean;
+    smtp: {
+      host: string | undefined;
+      port: number;
+      user: string | undefined;
+      pass: string | undefined;
+      from: string | undefined;
+      to: string[];
+    };
+  };
+}
+
+function common(r: EnvReader) {
+  return { logLevel: r.oneOf('LOG_LEVEL', 'info', LOG_LEVELS) };
+}
+
+export function loadAgentConfig(env: Env): AgentConfig {
+  const r = new EnvReader(env);
+  const host = hostname();
+  const cfg: AgentConfig = {
+    ...common(r),
+    serverAddr: r.hostPort('SERVER_ADDR', '127.0.0.1:50051'),
+    agentId: r.string('AGENT_ID', host),
+    hostname: r.string('HOST_NAME', host),
+    collectIntervalMs: r.duration('COLLECT_INTERVAL', '2s', 1000),
+    dockerHost: r.string('DOCKER_HOST'),
+    procRoot: r.string('HOST_PROC', '/proc'),
+    sysRoot: r.string('HOST_SYS', '/sys'),
+    hostRoot: r.string('HOST_ROOT', ''),
+    agentToken: r.secret('AGENT_TOKEN'),
+    queueSize: r.int('AGENT_QUEUE_SIZE', 1000, 1, 1_000_000),
+    ecsMetadataUri: r.url('ECS_CONTAINER_METADATA_URI_V4'),
+    statusFile: r.string('AGENT_STATUS_FILE'),
+  };
+  if (cfg.dockerHost !== undefined && !/^(unix|tcp|http|https|npipe):\/\//.test(cfg.dockerHost)) {
+    r.problems.push(`DOCKER_HOST=${JSON.stringify(cfg.dockerHost)}: expected unix:///path/docker.sock or tcp://host:port`);
+  }
+  r.done();
+  return cfg;
+}
+
+/** REDIS_URL wins; REDIS_ADDR=host:port is the short form. */
+function redisUrl(r: EnvReader): string | undefined {
+  const url = r.url('REDIS_URL', ['redis:', 'rediss:']);
+  if (url) return url;
+  if (r.string('REDIS_ADDR') === undefined) return undefined;
+  return `redis://${r.hostPort('REDIS_ADDR', 'localhost:6379')}`;
+}
+
+export function loadServerConfig(env: Env, mode: 'server' | 'all'): ServerConfig {
+  const r = new EnvReader(env);
+  // The all-in-one is for a laptop or a single host: loopback unless told otherwise.
+  const defaultHost = mode === 'all' ? '127.0.0.1' : '0.0.0.0';
+  const host = r.string('HOST', defaultHost);
+  const dataDir = r.string('DATA_DIR', './data');
+  const cfg: ServerConfig = {
+    ...common(r),
+    production: r.string('NODE_ENV') === 'production',
+    host,
+    port: r.port('PORT', 8080),
+    grpcHost: r.string('GRPC_HOST', host),
+    grpcPort: r.port('GRPC_PORT', 50051),
+    metricsPort: r.optionalPort('METRICS_PORT'),
+    metricsToken: r.secret('METRICS_TOKEN'),
+    dataDir,
+    publicUrl: r.url('PUBLIC_URL'),
+    grpcMaxMessageBytes: r.int('GRPC_MAX_MESSAGE_BYTES', 4 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
+    subscriberQueue: r.int('SUBSCRIBER_QUEUE', 1000, 1, 1_000_000),
+    wsMaxBufferedBytes: r.int('WS_MAX_BUFFERED_BYTES', 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
+    storage: {
+      influxUrl: r.url('INFLUXDB_URL'),
+      influxToken: r.secret('INFLUXDB_TOKEN'),
+      influxOrg: r.string('INFLUXDB_ORG', 'dockwatch'),
+      influxBucket: r.string('INFLUXDB_BUCKET', 'dockwatch'),
+      retentionDays: r.int('RETENTION_DAYS', 30, 1, 3650),
+      breakerFailures: r.int('BREAKER_FAILURES', 5, 1, 1000),
+      breakerResetMs: r.duration('BREAKER_RESET', '30s', 100),
+      retryAttempts: r.int('RETRY_ATTEMPTS', 3, 1, 20),
+      retryInitialMs: r.duration('RETRY_INITIAL_DELAY', '1s', 1),
+      spoolMaxBytes: r.int('SPOOL_MAX_BYTES', 512 * 1024 * 1024, 1024 * 1024, Number.MAX_SAFE_INTEGER),
+    },
+    auth: {
+      jwtSecret: r.secret('JWT_SECRET'),
+      jwtPrivateKeyFile: r.string('JWT_PRIVATE_KEY_FILE'),
+      jwtPublicKeyFile: r.string('JWT_PUBLIC_KEY_FILE'),
+      jwtDurationMs: r.duration('JWT_DURATION', '24h', 60_000),
+      adminUser: r.string('ADMIN_USER', 'admin'),
+      adminPassword: r.secret('ADMIN_PASSWORD'),
+      usersFile: r.string('USERS_FILE', `${dataDir}/users.json`),
+      agentToken: r.secret('AGENT_TOKEN'),
+      loginRateLimit: r.int('LOGIN_RATE_LIMIT', 5, 1, 10_000),
+    },
+    alerts: {
+      cpuThreshold: r.number('CPU_THRESHOLD', 90, 0, 100_000),
+      memoryThreshold: r.number('MEMORY_THRESHOLD', 85, 0, 100),
+      rulesFile: r.string('ALERT_RULES_FILE'),
+      cooldownMs: r.duration('ALERT_COOLDOWN', '5m', 0),
+      watchContainers: r.list('WATCH_CONTAINERS'),
+      redisUrl: redisUrl(r),
+      slackWebhookUrl: r.url('SLACK_WEBHOOK_URL'),
+      discordWebhookUrl: r.url('DISCORD_WEBHOOK_URL'),
+      webhookUrl: r.url('WEBHOOK_URL'),
+      heartbeatUrl: r.url('HEARTBEAT_URL'),
+      reportIntervalMs: r.duration('REPORT_INTERVAL', undefined, 1000),
+      notifyLifecycle: r.bool('NOTIFY_LIFECYCLE', false),
+      smtp: {
+        host: r.string('SMTP_HOST'),
+        port: r.port('SMTP_PORT', 587),
+        user: r.string('SMTP_USER'),
+        pass: r.secret('SMTP_PASS'),
+        from: r.string('SMTP_FROM'),
+        to: r.list('ALERT_EMAIL_TO'),
+      },
+    },
+  };
+  if (cfg.metricsPort !== undefined && (cfg.metricsPort === cfg.port || cfg.metricsPort === cfg.grpcPort)) {
+    r.problems.push(`METRICS_PORT=${cfg.metricsPort}: must differ from PORT and GRPC_PORT`);
+  }
+  if (cfg.port === cfg.grpcPort && cfg.host === cfg.grpcHost) {
+    r.problems.push(`GRPC_PORT=${cfg.grpcPort}: must differ from PORT`);
+  }
+  if (cfg.alerts.smtp.host && cfg.alerts.smtp.to.length === 0) {
+    r.problems.push('ALERT_EMAIL_TO: required when SMTP_HOST is set (comma-separated addresses)');
+  }
+  if (cfg.production && !cfg.auth.jwtSecret && !cfg.auth.jwtPrivateKeyFile) {
+    r.problems.push('JWT_SECRET: required when NODE_ENV=production (or set JWT_PRIVATE_KEY_FILE and JWT_PUBLIC_KEY_FILE)');
+  }
+  if (Boolean(cfg.auth.jwtPrivateKeyFile) !== Boolean(cfg.auth.jwtPublicKeyFile)) {
+    r.problems.push('JWT_PRIVATE_KEY_FILE/JWT_PUBLIC_KEY_FILE: set both for RS256, or neither');
+  }
+  r.done();
+  return cfg;
+}
