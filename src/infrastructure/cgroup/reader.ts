@@ -1,0 +1,241 @@
+// UsageReader over the cgroup files (v1 and v2) and /proc: the cheap road. The Docker daemon
+// does no work for these reads, unlike the stats API. Parsing lives in parse.ts; this file only
+// finds the files (once per container, cached) and reads them.
+import { access, readFile, readlink } from 'node:fs/promises';
+import type { ContainerInfo, Logger, RawUsage, UsageReader } from '../../application/ports.js';
+import { effectiveMemLimit } from '../../domain/container-math.js';
+import {
+  cpuUsageNsV2, flatKeyed, inactiveFile, meminfoBytes, parseBlkioV1, parseIoStatV2, parseNetDev,
+  parseProcCgroup, parseProcStat, parseSingleNumber, type ProcCgroupPaths, type ProcStatSummary,
+} from './parse.js';
+
+export interface CgroupReaderOptions {
+  /** Host's /proc (HOST_PROC), default '/proc'. */
+  procRoot?: string;
+  /** Host's /sys (HOST_SYS), default '/sys'. */
+  sysRoot?: string;
+  log?: Logger;
+  /** Clock for RawUsage.timestampMs; tests may pin it. */
+  clock?: () => number;
+}
+
+/** The resolved files of one container; null paths are controllers this host lacks. */
+interface ContainerFiles {
+  pid: number;
+  version: 1 | 2;
+  cpu: string;
+  memUsage: string | null;
+  memStat: string | null;
+  /** v2 memory.max; on v1 the limit comes from memory.stat's hierarchical_memory_limit. */
+  memLimit: string | null;
+  io: string | null;
+  pids: string | null;
+  /** null when the container shares the host's network namespace (docker stats shows none). */
+  netDev: string | null;
+  lastUsedMs: number;
+}
+
+const V1_MOUNTS: Record<string, string[]> = {
+  cpuacct: ['cpuacct', 'cpu,cpuacct', 'cpuacct,cpu'],
+  memory: ['memory'],
+  blkio: ['blkio'],
+  pids: ['pids'],
+};
+
+// Shared host readings are reused for this long so 100 containers cost one /proc/stat read.
+const PROC_STAT_TTL_MS = 20;
+const MEMINFO_TTL_MS = 60_000;
+const CACHE_SWEEP_MS = 60_000;
+
+export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): UsageReader {
+  const proc = opts.procRoot ?? '/proc';
+  const cgroupRoot = `${opts.sysRoot ?? '/sys'}/fs/cgroup`;
+  const clock = opts.clock ?? Date.now;
+  const log = opts.log;
+  const cache = new Map<string, ContainerFiles>();
+  let version: Promise<1 | 2> | undefined;
+  const v1Mounts = new Map<string, Promise<string | null>>();
+  let stat: { at: number; value: Promise<ProcStatSummary> } | undefined;
+  let memTotal: { at: number; value: Promise<number> } | undefined;
+  let lastSweep = clock();
+
+  const cgroupVersion = (): Promise<1 | 2> =>
+    (version ??= exists(`${cgroupRoot}/cgroup.controllers`).then((v2) => (v2 ? 2 : 1)));
+
+  const v1Mount = (ctrl: string): Promise<string | null> => {
+    let m = v1Mounts.get(ctrl);
+    if (!m) {
+      m = firstExisting((V1_MOUNTS[ctrl] ?? [ctrl]).map((d) => `${cgroupRoot}/${d}`));
+      v1Mounts.set(ctrl, m);
+    }
+    return m;
+  };
+
+  const procStat = (now: number): Promise<ProcStatSummary> => {
+    if (!stat || now - stat.at > PROC_STAT_TTL_MS) {
+      stat = { at: now, value: readFile(`${proc}/stat`, 'latin1').then(parseProcStat) };
+    }
+    return stat.value;
+  };
+
+  const hostMemTotal = (now: number): Promise<number> => {
+    if (!memTotal || now - memTotal.at > MEMINFO_TTL_MS) {
+      memTotal = {
+        at: now,
+        value: readFile(`${proc}/meminfo`, 'latin1').then((t) => meminfoBytes(t, 'MemTotal'), () => 0),
+      };
+    }
+    return memTotal.value;
+  };
+
+  /** Candidate cgroup paths, relative to a hierarchy root, in the order we trust them. */
+  function candidates(c: ContainerInfo, fromProc: string | undefined): string[] {
+    const out = [`/docker/${c.id}`, `/system.slice/docker-${c.id}.scope`];
+    const parent = c.cgroupParent.replace(/\/+$/, '');
+    if (parent) {
+      const p = parent.startsWith('/') ? parent : `/${parent}`;
+      out.push(`${p}/${c.id}`, `${p}/docker-${c.id}.scope`);
+    }
+    if (fromProc) out.push(fromProc);
+    return out;
+  }
+
+  async function procCgroup(pid: number): Promise<ProcCgroupPaths | undefined> {
+    if (!(pid > 0)) return undefined;
+    try {
+      return parseProcCgroup(await readFile(`${proc}/${pid}/cgroup`, 'latin1'));
+    } catch {
+      return undefined;
+    }
+  }
+
+  async function netDevPath(pid: number): Promise<string | null> {
+    if (!(pid > 0)) return null;
+    try {
+      const [mine, host] = await Promise.all([readlink(`${proc}/${pid}/ns/net`), readlink(`${proc}/1/ns/net`)]);
+      if (mine === host) return null;
+    } catch {
+      // Cannot compare namespaces (permissions): count the pid's interfaces anyway.
+    }
+    return `${proc}/${pid}/net/dev`;
+  }
+
+  async function resolve(c: ContainerInfo, now: number): Promise<ContainerFiles | null> {
+    const v = await cgroupVersion();
+    let fromProc: ProcCgroupPaths | undefined;
+    const lazyProc = async () => (fromProc ??= await procCgroup(c.pid));
+    const netDev = await netDevPath(c.pid);
+    if (v === 2) {
+      let dir = await firstExisting(candidates(c, undefined).map((r) => `${cgroupRoot}${r}`), 'cpu.stat');
+      if (!dir) {
+        const p = (await lazyProc())?.unified;
+        if (p) dir = await firstExisting([`${cgroupRoot}${p}`], 'cpu.stat');
+      }
+      if (!dir) return null;
+      const [mem, io, pids] = await Promise.all([
+        exists(`${dir}/memory.current`), exists(`${dir}/io.stat`), exists(`${dir}/pids.current`),
+      ]);
+      return {
+        pid: c.pid, version: 2, cpu: `${dir}/cpu.stat`,
+        memUsage: mem ? `${dir}/memory.current` : null,
+        memStat: mem ? `${dir}/memory.stat` : null,
+        memLimit: mem ? `${dir}/memory.max` : null,
+        io: io ? `${dir}/io.stat` : null,
+        pids: pids ? `${dir}/pids.current` : null,
+        netDev, lastUsedMs: now,
+      };
+    }
+    const findV1 = async (ctrl: string, file: string): Promise<string | null> => {
+      const mount = await v1Mount(ctrl);
+      if (!mount) return null;
+      let dir = await firstExisting(candidates(c, undefined).map((r) => `${mount}${r}`), file);
+      if (!dir) {
+        const p = (await lazyProc())?.v1.get(ctrl);
+        if (p) dir = await firstExisting([`${mount}${p}`], file);
+      }
+      return dir ? `${dir}/${file}` : null;
+    };
+    const cpu = await findV1('cpuacct', 'cpuacct.usage');
+    if (!cpu) return null;
+    const [memUsage, io, pids] = await Promise.all([
+      findV1('memory', 'memory.usage_in_bytes'),
+      findV1('blkio', 'blkio.throttle.io_service_bytes'),
+      findV1('pids', 'pids.current'),
+    ]);
+    return {
+      pid: c.pid, version: 1, cpu, memUsage,
+      memStat: memUsage ? memUsage.replace(/memory\.usage_in_bytes$/, 'memory.stat') : null,
+      memLimit: null, io, pids, netDev, lastUsedMs: now,
+    };
+  }
+
+  function sweep(now: number): void {
+    if (now - lastSweep < CACHE_SWEEP_MS) return;
+    lastSweep = now;
+    for (const [id, f] of cache) if (now - f.lastUsedMs > CACHE_SWEEP_MS) cache.delete(id);
+  }
+
+  return {
+    async read(c: ContainerInfo): Promise<RawUsage | null> {
+      if (c.state !== 'running' && c.state !== 'paused') return null;
+      const now = clock();
+      sweep(now);
+      let files = cache.get(c.id);
+      if (!files || files.pid !== c.pid) {
+        files = (await resolve(c, now)) ?? undefined;
+        if (!files) {
+          log?.debug({ container: c.id }, 'cgroup files not found');
+          return null;
+        }
+        cache.set(c.id, files);
+      }
+      files.lastUsedMs = now;
+      let texts: string[];
+      try {
+        texts = await Promise.all([
+          readFile(files.cpu, 'latin1'), opt(files.memUsage), opt(files.memStat), opt(files.memLimit),
+          opt(files.io), opt(files.pids), opt(files.netDev),
+        ]);
+      } catch {
+        // The cgroup went away (container stopped or moved): resolve again next time.
+        cache.delete(c.id);
+        return null;
+      }
+      const [cpuT, memT, statT, limT, ioT, pidsT, netT] = texts as [string, string, string, string, string, string, string];
+      const [sys, hostMem] = await Promise.all([procStat(now), hostMemTotal(now)]);
+      const v2 = files.version === 2;
+      const io = v2 ? parseIoStatV2(ioT) : parseBlkioV1(ioT);
+      const net = netT ? parseNetDev(netT) : { rx: 0, tx: 0 };
+      const limit = v2 ? parseSingleNumber(limT) : flatKeyed(statT, 'hierarchical_memory_limit');
+      return {
+        timestampMs: now,
+        cpuUsageNs: v2 ? cpuUsageNsV2(cpuT) : parseSingleNumber(cpuT),
+        systemCpuNs: sys.systemCpuNs,
+        onlineCpus: sys.onlineCpus,
+        memRawUsageBytes: parseSingleNumber(memT),
+        memInactiveFileBytes: inactiveFile(statT, files.version),
+        memLimitBytes: effectiveMemLimit(limit, hostMem),
+        netRxBytes: net.rx,
+        netTxBytes: net.tx,
+        blkReadBytes: io.read,
+        blkWriteBytes: io.write,
+        pids: parseSingleNumber(pidsT),
+        source: 'cgroup',
+      };
+    },
+  };
+}
+
+/** Optional files: a missing one (e.g. a pid gone mid-read for net/dev) reads as empty. */
+function opt(path: string | null): Promise<string> {
+  return path ? readFile(path, 'latin1').catch(() => '') : Promise.resolve('');
+}
+
+function exists(path: string): Promise<boolean> {
+  return access(path).then(() => true, () => false);
+}
+
+async function firstExisting(dirs: string[], file?: string): Promise<string | null> {
+  for (const d of dirs) if (await exists(file ? `${d}/${file}` : d)) return d;
+  return null;
+}
