@@ -1,0 +1,299 @@
+// Wire <-> domain for the gRPC transport, and validation of what agents send.
+// Wire objects are what @grpc/proto-loader produces with LOADER_OPTIONS (camelCase names,
+// numbers for 64-bit ints, enum names, defaults filled in), so field names match the domain.
+// Error messages name fields the way the .proto spells them ("containers[3].cpu_percent"),
+// because that is what a client in any language sees.
+import type {
+  BatchAck, ContainerEvent, ContainerSample, DiskUsage, HostSample, MetricBatch,
+} from '../../domain/types.js';
+import { invalidArgument } from '../../application/errors.js';
+import type { SubscriptionFilterInput } from '../../application/subscription-filter.js';
+
+export type AckStatusWire = 'STATUS_UNSPECIFIED' | 'ACK' | 'DUPLICATE' | 'REJECTED';
+
+export interface MetricResponseWire {
+  agentId: string;
+  sequence: number;
+  status: AckStatusWire;
+  message: string;
+}
+
+export interface SubscriptionRequestWire {
+  hosts?: string[];
+  containerIds?: string[];
+  names?: string[];
+  labels?: string[];
+  includeHost?: boolean;
+}
+
+/** A decoded MetricData. Loosely typed on purpose: it comes from the network. */
+export type MetricDataWire = Record<string, unknown>;
+
+export interface ValidationLimits {
+  /** Most containers one batch may carry (default 5000). */
+  maxContainers: number;
+  /** Most events one batch may carry (default 10000). */
+  maxEvents: number;
+  /** How far ahead of the server clock a timestamp may be (default 1 day). */
+  maxFutureMs: number;
+  /** Server clock. */
+  now: () => number;
+}
+
+export const DEFAULT_LIMITS: ValidationLimits = {
+  maxContainers: 5000,
+  maxEvents: 10000,
+  maxFutureMs: 24 * 3600_000,
+  now: Date.now,
+};
+
+/** 2000-01-01T00:00:00Z: anything earlier is a unit mistake (seconds for ms) or garbage. */
+const MIN_TIMESTAMP_MS = 946_684_800_000;
+const MAX_LABELS = 1000;
+const MAX_STRING = 4096;
+
+/** Which fields identify a batch: without them no ack can name it, so the stream ends instead. */
+export const IDENTITY_FIELDS = new Set(['agent_id', 'sequence']);
+
+class Checker {
+  constructor(private readonly limits: ValidationLimits) {}
+
+  str(path: string, v: unknown, opts: { required?: boolean; max?: number } = {}): string {
+    if (v === undefined || v === null) v = '';
+    if (typeof v !== 'string') throw invalidArgument(path, 'must be a string');
+    if (opts.required && v.trim() === '') throw invalidArgument(path, 'required');
+    if (v.length > (opts.max ?? MAX_STRING)) throw invalidArgument(path, `longer than ${opts.max ?? MAX_STRING} characters`);
+    return v;
+  }
+
+  /** A finite number in [min, max]; counters must also be integers. */
+  num(path: string, v: unknown, opts: { min?: number; max?: number; int?: boolean } = {}): number {
+    if (v === undefined || v === null) v = 0;
+    if (typeof v !== 'number') throw invalidArgument(path, 'must be a number');
+    if (Number.isNaN(v)) throw invalidArgument(path, 'is NaN');
+    if (!Number.isFinite(v)) throw invalidArgument(path, 'is infinite');
+    const min = opts.min ?? 0;
+    const max = opts.max ?? Number.MAX_SAFE_INTEGER;
+    if (v < min) throw invalidArgument(path, min === 0 ? `is negative (${v})` : `below ${min} (${v})`);
+    // A uint64 near 2^64 is almost always a negative number sent as unsigned.
+    if (v > max) throw invalidArgument(path, `out of range (${v} > ${max})`);
+    if (opts.int && !Number.isInteger(v)) throw invalidArgument(path, `must be an integer (${v})`);
+    return v;
+  }
+
+  counter(path: string, v: unknown): number {
+    return this.num(path, v, { int: true });
+  }
+
+  percent(path: string, v: unknown): number {
+    // Container CPU % can exceed 100 (100 per core); 1e6 leaves room for 10,000 cores.
+    return this.num(path, v, { max: 1e6 });
+  }
+
+  timestamp(path: string, v: unknown, opts: { allowZero?: boolean } = {}): number {
+    const t = this.num(path, v, { int: true });
+    if (opts.allowZero && t === 0) return 0;
+    if (t < MIN_TIMESTAMP_MS) throw invalidArgument(path, `implausible timestamp ${t} (before 2000; seconds instead of ms?)`);
+    const latest = this.limits.now() + this.limits.maxFutureMs;
+    if (t > latest) throw invalidArgument(path, `implausible timestamp ${t} (more than ${this.limits.maxFutureMs} ms in the future)`);
+    return t;
+  }
+
+  int32(path: string, v: unknown): number {
+    return this.num(path, v, { min: -2_147_483_648, max: 2_147_483_647, int: true });
+  }
+
+  bool(v: unknown): boolean {
+    return v === true;
+  }
+
+  map(path: string, v: unknown): Record<string, string> {
+    if (v === undefined || v === null) return {};
+    if (typeof v !== 'object' || Array.isArray(v)) throw invalidArgument(path, 'must be a map');
+    const entries = Object.entries(v as Record<string, unknown>);
+    if (entries.length > MAX_LABELS) throw invalidArgument(path, `more than ${MAX_LABELS} entries`);
+    const out: Record<string, string> = {};
+    for (const [k, val] of entries) out[k] = this.str(`${path}[${JSON.stringify(k)}]`, val);
+    return out;
+  }
+
+  list(path: string, v: unknown, max: number): unknown[] {
+    if (v === undefined || v === null) return [];
+    if (!Array.isArray(v)) throw invalidArgument(path, 'must be a list');
+    if (v.length > max) throw invalidArgument(path, `too many entries (${v.length} > ${max})`);
+    return v;
+  }
+
+  obj(path: string, v: unknown): Record<string, unknown> {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidArgument(path, 'must be a message');
+    return v as Record<string, unknown>;
+  }
+}
+
+function containerFromWire(c: Checker, p: string, raw: unknown): ContainerSample {
+  const w = c.obj(p, raw);
+  return {
+    id: c.str(`${p}.id`, w.id, { required: true, max: 256 }),
+    name: c.str(`${p}.name`, w.name, { max: 512 }),
+    image: c.str(`${p}.image`, w.image),
+    labels: c.map(`${p}.labels`, w.labels),
+    state: c.str(`${p}.state`, w.state, { max: 64 }),
+    health: c.str(`${p}.health`, w.health, { max: 64 }),
+    restartCount: c.counter(`${p}.restart_count`, w.restartCount),
+    exitCode: c.int32(`${p}.exit_code`, w.exitCode),
+    oomKilled: c.bool(w.oomKilled),
+    startedAtMs: c.timestamp(`${p}.started_at_ms`, w.startedAtMs, { allowZero: true }),
+    timestampMs: c.timestamp(`${p}.timestamp_ms`, w.timestampMs),
+    cpuPercent: c.percent(`${p}.cpu_percent`, w.cpuPercent),
+    cpuUsageNs: c.counter(`${p}.cpu_usage_ns`, w.cpuUsageNs),
+    onlineCpus: c.counter(`${p}.online_cpus`, w.onlineCpus),
+    memUsageBytes: c.counter(`${p}.mem_usage_bytes`, w.memUsageBytes),
+    memLimitBytes: c.counter(`${p}.mem_limit_bytes`, w.memLimitBytes),
+    memPercent: c.percent(`${p}.mem_percent`, w.memPercent),
+    memRawUsageBytes: c.counter(`${p}.mem_raw_usage_bytes`, w.memRawUsageBytes),
+    netRxBytes: c.counter(`${p}.net_rx_bytes`, w.netRxBytes),
+    netTxBytes: c.counter(`${p}.net_tx_bytes`, w.netTxBytes),
+    blkReadBytes: c.counter(`${p}.blk_read_bytes`, w.blkReadBytes),
+    blkWriteBytes: c.counter(`${p}.blk_write_bytes`, w.blkWriteBytes),
+    pids: c.counter(`${p}.pids`, w.pids),
+    source: c.str(`${p}.source`, w.source, { max: 64 }),
+  };
+}
+
+function diskFromWire(c: Checker, p: string, raw: unknown): DiskUsage {
+  const w = c.obj(p, raw);
+  return {
+    mount: c.str(`${p}.mount`, w.mount),
+    device: c.str(`${p}.device`, w.device),
+    fsType: c.str(`${p}.fs_type`, w.fsType),
+    totalBytes: c.counter(`${p}.total_bytes`, w.totalBytes),
+    usedBytes: c.counter(`${p}.used_bytes`, w.usedBytes),
+    usedPercent: c.percent(`${p}.used_percent`, w.usedPercent),
+  };
+}
+
+function hostFromWire(c: Checker, p: string, raw: unknown): HostSample {
+  const w = c.obj(p, raw);
+  return {
+    timestampMs: c.timestamp(`${p}.timestamp_ms`, w.timestampMs),
+    numCpus: c.counter(`${p}.num_cpus`, w.numCpus),
+    cpuPercent: c.percent(`${p}.cpu_percent`, w.cpuPercent),
+    cpuPerCorePercent: c.list(`${p}.cpu_per_core_percent`, w.cpuPerCorePercent, 4096)
+      .map((v, i) => c.percent(`${p}.cpu_per_core_percent[${i}]`, v)),
+    load1: c.num(`${p}.load1`, w.load1, { max: 1e9 }),
+    load5: c.num(`${p}.load5`, w.load5, { max: 1e9 }),
+    load15: c.num(`${p}.load15`, w.load15, { max: 1e9 }),
+    memTotalBytes: c.counter(`${p}.mem_total_bytes`, w.memTotalBytes),
+    memAvailableBytes: c.counter(`${p}.mem_available_bytes`, w.memAvailableBytes),
+    memUsedBytes: c.counter(`${p}.mem_used_bytes`, w.memUsedBytes),
+    memPercent: c.percent(`${p}.mem_percent`, w.memPercent),
+    swapTotalBytes: c.counter(`${p}.swap_total_bytes`, w.swapTotalBytes),
+    swapUsedBytes: c.counter(`${p}.swap_used_bytes`, w.swapUsedBytes),
+    disks: c.list(`${p}.disks`, w.disks, 4096).map((d, i) => diskFromWire(c, `${p}.disks[${i}]`, d)),
+    netRxBytes: c.counter(`${p}.net_rx_bytes`, w.netRxBytes),
+    netTxBytes: c.counter(`${p}.net_tx_bytes`, w.netTxBytes),
+    uptimeSeconds: c.counter(`${p}.uptime_seconds`, w.uptimeSeconds),
+    runtimeAvailable: c.bool(w.runtimeAvailable),
+  };
+}
+
+function eventFromWire(c: Checker, p: string, raw: unknown): ContainerEvent {
+  const w = c.obj(p, raw);
+  return {
+    containerId: c.str(`${p}.container_id`, w.containerId, { required: true, max: 256 }),
+    containerName: c.str(`${p}.container_name`, w.containerName, { max: 512 }),
+    action: c.str(`${p}.action`, w.action, { required: true, max: 64 }),
+    timestampMs: c.timestamp(`${p}.timestamp_ms`, w.timestampMs),
+    exitCode: c.int32(`${p}.exit_code`, w.exitCode),
+    health: c.str(`${p}.health`, w.health, { max: 64 }),
+    attributes: c.map(`${p}.attributes`, w.attributes),
+  };
+}
+
+/** The batch's identity, checked before anything else so a rejection can still name it. */
+export function batchIdentity(raw: MetricDataWire): { agentId: string; sequence: number } {
+  const c = new Checker(DEFAULT_LIMITS);
+  const agentId = c.str('agent_id', raw.agentId, { required: true, max: 256 });
+  if (/[\u0000-\u001f\u007f]/.test(agentId)) throw invalidArgument('agent_id', 'contains control characters');
+  const sequence = c.num('sequence', raw.sequence, { int: true });
+  if (sequence === 0) throw invalidArgument('sequence', 'must be at least 1');
+  return { agentId, sequence };
+}
+
+/**
+ * Validates a decoded MetricData and returns the domain batch.
+ * Throws AppError INVALID_ARGUMENT whose `field` is the proto path of the first bad field.
+ */
+export function metricDataFromWire(raw: MetricDataWire, limits: Partial<ValidationLimits> = {}): MetricBatch {
+  const c = new Checker({ ...DEFAULT_LIMITS, ...limits });
+  const lim = { ...DEFAULT_LIMITS, ...limits };
+  const { agentId, sequence } = batchIdentity(raw);
+  const containers = c.list('containers', raw.containers, lim.maxContainers)
+    .map((x, i) => containerFromWire(c, `containers[${i}]`, x));
+  const seen = new Set<string>();
+  containers.forEach((x, i) => {
+    if (seen.has(x.id)) throw invalidArgument(`containers[${i}].id`, `duplicate container id ${x.id}`);
+    seen.add(x.id);
+  });
+  return {
+    agentId,
+    sequence,
+    hostname: c.str('hostname', raw.hostname, { required: true, max: 256 }),
+    timestampMs: c.timestamp('timestamp_ms', raw.timestampMs),
+    host: raw.host === null || raw.host === undefined ? null : hostFromWire(c, 'host', raw.host),
+    containers,
+    events: c.list('events', raw.events, lim.maxEvents).map((x, i) => eventFromWire(c, `events[${i}]`, x)),
+    complete: c.bool(raw.complete),
+    intervalMs: c.num('interval_ms', raw.intervalMs, { int: true, max: 24 * 3600_000 }),
+  };
+}
+
+// ---------- domain -> wire ----------
+
+const containerToWire = (s: ContainerSample): ContainerSample => ({
+  id: s.id, name: s.name, image: s.image, labels: s.labels, state: s.state, health: s.health,
+  restartCount: s.restartCount, exitCode: s.exitCode, oomKilled: s.oomKilled,
+  startedAtMs: s.startedAtMs, timestampMs: s.timestampMs,
+  cpuPercent: s.cpuPercent, cpuUsageNs: s.cpuUsageNs, onlineCpus: s.onlineCpus,
+  memUsageBytes: s.memUsageBytes, memLimitBytes: s.memLimitBytes, memPercent: s.memPercent,
+  memRawUsageBytes: s.memRawUsageBytes, netRxBytes: s.netRxBytes, netTxBytes: s.netTxBytes,
+  blkReadBytes: s.blkReadBytes, blkWriteBytes: s.blkWriteBytes, pids: s.pids, source: s.source,
+});
+
+/** A domain batch as the object proto-loader serialises (field names match once camelCased). */
+export function metricDataToWire(b: MetricBatch): Record<string, unknown> {
+  return {
+    agentId: b.agentId,
+    hostname: b.hostname,
+    sequence: b.sequence,
+    timestampMs: b.timestampMs,
+    host: b.host,
+    containers: b.containers.map(containerToWire),
+    events: b.events,
+    complete: b.complete,
+    intervalMs: b.intervalMs,
+  };
+}
+
+const STATUS_TO_WIRE: Record<BatchAck['status'], AckStatusWire> = {
+  ack: 'ACK', duplicate: 'DUPLICATE', rejected: 'REJECTED',
+};
+
+export function ackToWire(a: BatchAck): MetricResponseWire {
+  return { agentId: a.agentId, sequence: a.sequence, status: STATUS_TO_WIRE[a.status], message: a.message };
+}
+
+export function ackFromWire(w: MetricResponseWire): BatchAck {
+  const status = w.status === 'ACK' ? 'ack' : w.status === 'DUPLICATE' ? 'duplicate' : 'rejected';
+  return { agentId: w.agentId, sequence: Number(w.sequence), status, message: w.message ?? '' };
+}
+
+export function subscriptionFromWire(w: SubscriptionRequestWire): SubscriptionFilterInput {
+  return {
+    hosts: w.hosts ?? [],
+    containerIds: w.containerIds ?? [],
+    names: w.names ?? [],
+    labels: w.labels ?? [],
+    includeHost: w.includeHost === true,
+  };
+}

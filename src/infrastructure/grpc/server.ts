@@ -1,0 +1,397 @@
+// gRPC server: StreamMetrics (agents -> ingest use case, acks by sequence) and
+// SubscribeToMetrics (snapshot of the latest samples, then live batches from the bus).
+//
+// StreamMetrics: batches of one stream are handled one after another so acks keep the order
+// of the batches; batches of one agent are also serialised across streams (an agent that
+// reconnects while its old stream is still draining must not race its own resends).
+//  - undecodable bytes, or a batch without agent_id / with sequence 0: the stream ends with
+//    INVALID_ARGUMENT (no ack can name such a batch);
+//  - any other malformed field: a REJECTED ack naming the field, the stream goes on;
+//  - a retryable ingest failure (storage down): no ack, the stream ends with UNAVAILABLE and
+//    the agent resends after reconnecting;
+//  - larger than maxMessageBytes: grpc-js answers RESOURCE_EXHAUSTED for that call only.
+//
+// SubscribeToMetrics: the snapshot messages carry sequence 0 (they are not agent batches)
+// and complete=false; live messages carry the agent's sequence. Each subscriber has a bounded
+// queue in front of the HTTP/2 stream; when the client reads too slowly the oldest queued
+// message is dropped and counted, so ingestion never waits for a subscriber.
+import * as grpc from '@grpc/grpc-js';
+import type { BatchAck, MetricBatch } from '../../domain/types.js';
+import type { LatestStore, Logger, MetricsBus, Subscription } from '../../application/ports.js';
+import { AppError, invalidArgument, isAppError } from '../../application/errors.js';
+import { compileSubscriptionFilter, type SubscriptionFilter } from '../../application/subscription-filter.js';
+import { DEFAULT_MAX_MESSAGE_BYTES, loadMetricsService } from './proto.js';
+import {
+  ackToWire, batchIdentity, metricDataFromWire, metricDataToWire, subscriptionFromWire,
+  type MetricDataWire, type SubscriptionRequestWire, type ValidationLimits,
+} from './mapping.js';
+import { toGrpcStatus } from './status.js';
+
+export type GrpcRpc = 'StreamMetrics' | 'SubscribeToMetrics';
+
+export interface GrpcServerDeps {
+  ingest: (batch: MetricBatch) => Promise<BatchAck>;
+  bus: MetricsBus;
+  latest: LatestStore;
+  /** Throws AppError UNAUTHENTICATED / PERMISSION_DENIED to refuse a call. */
+  authorize?: (metadata: grpc.Metadata, rpc: GrpcRpc) => Promise<void>;
+  log: Logger;
+  /** Largest message accepted, in bytes (default 4 MiB). */
+  maxMessageBytes?: number;
+  /** Messages queued per subscriber before the oldest is dropped (default 1000). */
+  subscriberQueue?: number;
+  limits?: Partial<ValidationLimits>;
+  /** Default: insecure (TLS usually ends at a proxy or the mesh). */
+  credentials?: grpc.ServerCredentials;
+}
+
+export interface GrpcServerStats {
+  agentStreams: number;
+  subscribers: number;
+  batchesReceived: number;
+  acked: number;
+  duplicates: number;
+  rejected: number;
+  streamErrors: number;
+  subscriberMessages: number;
+  subscriberDropped: number;
+}
+
+export interface GrpcServer {
+  /** Binds and starts serving; resolves with the bound port (useful with port 0). */
+  listen(host: string, port: number): Promise<number>;
+  /** Stops accepting, lets in-flight batches finish and be acked, then shuts down. */
+  close(graceMs: number): Promise<void>;
+  stats(): GrpcServerStats;
+}
+
+export { DEFAULT_MAX_MESSAGE_BYTES };
+export const DEFAULT_SUBSCRIBER_QUEUE = 1000;
+
+/** Marks bytes that did not decode, so the handler can answer INVALID_ARGUMENT instead of grpc-js's INTERNAL. */
+interface DecodeFailure { readonly decodeError: string }
+const isDecodeFailure = (v: unknown): v is DecodeFailure =>
+  typeof v === 'object' && v !== null && 'decodeError' in v;
+
+function tolerantService(): grpc.ServiceDefinition {
+  const svc = loadMetricsService().service;
+  const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
+  for (const [name, def] of Object.entries(svc)) {
+    out[name] = {
+      ...def,
+      requestDeserialize: (buf: Buffer) => {
+        try {
+          return def.requestDeserialize(buf);
+        } catch (err) {
+          return { decodeError: (err as Error).message } satisfies DecodeFailure;
+        }
+      },
+    };
+  }
+  return out as grpc.ServiceDefinition;
+}
+
+/** Ends a call with the status an error maps to (the single edge mapping lives in status.ts). */
+function endWithError(call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>,
+  err: unknown): void {
+  const st = toGrpcStatus(err);
+  call.emit('error', { code: st.code, details: st.details, metadata: st.metadata });
+}
+
+interface AgentStream {
+  call: grpc.ServerDuplexStream<unknown, unknown>;
+  chain: Promise<void>;
+  done: boolean;
+  peer: string;
+}
+
+interface Subscriber {
+  call: grpc.ServerWritableStream<unknown, unknown>;
+  busSub: Subscription | null;
+  queue: Record<string, unknown>[];
+  waitingDrain: boolean;
+  dropped: number;
+  closed: boolean;
+}
+
+export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
+  const log = deps.log.child({ component: 'grpc' });
+  const maxMessageBytes = deps.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
+  const queueLimit = Math.max(1, deps.subscriberQueue ?? DEFAULT_SUBSCRIBER_QUEUE);
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': maxMessageBytes,
+    // Find agents that vanished without closing their connection.
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+  });
+  const streams = new Set<AgentStream>();
+  const subscribers = new Set<Subscriber>();
+  const agentLocks = new Map<string, Promise<unknown>>();
+  const counters = {
+    batchesReceived: 0, acked: 0, duplicates: 0, rejected: 0, streamErrors: 0,
+    subscriberMessages: 0, droppedClosed: 0,
+  };
+  let closing = false;
+  let boundAddress: string | null = null;
+
+  /** Runs fn after every earlier batch of the same agent, whatever stream it came on. */
+  const withAgentLock = <T>(agentId: string, fn: () => Promise<T>): Promise<T> => {
+    const prev = agentLocks.get(agentId) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    agentLocks.set(agentId, tail);
+    void tail.then(() => { if (agentLocks.get(agentId) === tail) agentLocks.delete(agentId); });
+    return run;
+  };
+
+  const failStream = (s: AgentStream, err: unknown): void => {
+    if (s.done) return;
+    s.done = true;
+    counters.streamErrors++;
+    const level = isAppError(err) && err.code !== 'INTERNAL' ? 'warn' : 'error';
+    log[level]({ peer: s.peer, code: isAppError(err) ? err.code : 'INTERNAL', err }, 'agent stream ended with an error');
+    endWithError(s.call, err);
+  };
+
+  const handleBatch = async (s: AgentStream, raw: unknown, arrivedWhileClosing: boolean): Promise<void> => {
+    if (s.done || arrivedWhileClosing) return; // not acked: the agent resends it
+    if (isDecodeFailure(raw)) {
+      failStream(s, invalidArgument('MetricData', `cannot decode message: ${raw.decodeError}`));
+      return;
+    }
+    const wire = raw as MetricDataWire;
+    let identity: { agentId: string; sequence: number };
+    try {
+      identity = batchIdentity(wire);
+    } catch (err) {
+      failStream(s, err);
+      return;
+    }
+    let batch: MetricBatch;
+    try {
+      batch = metricDataFromWire(wire, deps.limits);
+    } catch (err) {
+      if (!isAppError(err)) throw err;
+      counters.rejected++;
+      log.warn({ agentId: identity.agentId, sequence: identity.sequence, field: err.field, reason: err.message },
+        'batch rejected');
+      s.call.write(ackToWire({ ...identity, status: 'rejected', message: err.message }));
+      return;
+    }
+    let ack: BatchAck;
+    try {
+      ack = await withAgentLock(batch.agentId, () => deps.ingest(batch));
+    } catch (err) {
+      // Not acked: end the stream so the agent reconnects (with backoff) and resends.
+      failStream(s, isAppError(err) ? err : new AppError('UNAVAILABLE', 'ingest failed, retry later', { cause: err }));
+      return;
+    }
+    if (ack.status === 'ack') counters.acked++;
+    else if (ack.status === 'duplicate') counters.duplicates++;
+    else counters.rejected++;
+    if (!s.done) s.call.write(ackToWire(ack));
+  };
+
+  const streamMetrics = (call: grpc.ServerDuplexStream<unknown, unknown>): void => {
+    const s: AgentStream = { call, chain: Promise.resolve(), done: false, peer: call.getPeer() };
+    if (closing) {
+      endWithError(call, new AppError('UNAVAILABLE', 'server shutting down'));
+      return;
+    }
+    streams.add(s);
+    const auth = deps.authorize ? deps.authorize(call.metadata, 'StreamMetrics') : Promise.resolve();
+    s.chain = auth.then(
+      // Headers now, so the client knows it is connected before the first ack.
+      () => { if (!s.done) call.sendMetadata(new grpc.Metadata()); },
+      (err) => failStream(s, err),
+    );
+    call.on('data', (raw: unknown) => {
+      counters.batchesReceived++;
+      const whileClosing = closing;
+      s.chain = s.chain.then(() => handleBatch(s, raw, whileClosing)).catch((err) => failStream(s, err));
+    });
+    call.on('end', () => {
+      // The agent half-closed: answer what is in flight, then finish the call.
+      void s.chain.then(() => {
+        if (!s.done) { s.done = true; call.end(); }
+      });
+    });
+    const forget = (): void => { s.done = true; streams.delete(s); };
+    call.on('cancelled', forget);
+    call.on('close', forget);
+    call.on('error', () => { /* status already chosen; keep the process alive */ });
+  };
+
+  // ---------- subscribers ----------
+
+  const pump = (sub: Subscriber): void => {
+    while (!sub.closed && !sub.waitingDrain && sub.queue.length > 0) {
+      const msg = sub.queue.shift()!;
+      counters.subscriberMessages++;
+      if (!sub.call.write(msg)) {
+        sub.waitingDrain = true;
+        sub.call.once('drain', () => { sub.waitingDrain = false; pump(sub); });
+      }
+    }
+  };
+
+  const enqueue = (sub: Subscriber, batch: MetricBatch): void => {
+    if (sub.closed) return;
+    if (sub.queue.length >= queueLimit) {
+      sub.queue.shift();
+      sub.dropped++;
+    }
+    sub.queue.push(metricDataToWire(batch));
+    pump(sub);
+  };
+
+  const closeSubscriber = (sub: Subscriber): void => {
+    if (sub.closed) return;
+    sub.closed = true;
+    sub.busSub?.close();
+    sub.queue.length = 0;
+    counters.droppedClosed += sub.dropped;
+    subscribers.delete(sub);
+  };
+
+  /** The latest sample of every matching container, one message per host. */
+  const snapshot = (filter: SubscriptionFilter): MetricBatch[] => {
+    const byAgent = new Map<string, MetricBatch>();
+    const hostInfo = new Map(deps.latest.hosts().map((h) => [h.agentId, h]));
+    const batchFor = (agentId: string, hostname: string): MetricBatch => {
+      let b = byAgent.get(agentId);
+      if (!b) {
+        const info = hostInfo.get(agentId);
+        b = {
+          agentId, hostname, sequence: 0, timestampMs: 0,
+          host: filter.includeHost ? info?.sample ?? null : null,
+          containers: [], events: [], complete: false, intervalMs: info?.intervalMs ?? 0,
+        };
+        byAgent.set(agentId, b);
+      }
+      return b;
+    };
+    for (const c of deps.latest.containers()) {
+      if (!filter.matchesContainer(c)) continue;
+      const b = batchFor(c.agentId, c.host);
+      const { host: _host, agentId: _agent, ...sample } = c;
+      b.containers.push(sample);
+      b.timestampMs = Math.max(b.timestampMs, c.timestampMs);
+    }
+    if (filter.includeHost) {
+      for (const h of hostInfo.values()) {
+        if (h.sample && filter.matchesHost(h.hostname, h.agentId)) {
+          const b = batchFor(h.agentId, h.hostname);
+          b.timestampMs = Math.max(b.timestampMs, h.sample.timestampMs);
+        }
+      }
+    }
+    return [...byAgent.values()];
+  };
+
+  const subscribeToMetrics = async (call: grpc.ServerWritableStream<unknown, unknown>): Promise<void> => {
+    let filter: SubscriptionFilter;
+    try {
+      if (closing) throw new AppError('UNAVAILABLE', 'server shutting down');
+      if (deps.authorize) await deps.authorize(call.metadata, 'SubscribeToMetrics');
+      if (isDecodeFailure(call.request)) {
+        throw invalidArgument('SubscriptionRequest', `cannot decode message: ${call.request.decodeError}`);
+      }
+      filter = compileSubscriptionFilter(subscriptionFromWire(call.request as SubscriptionRequestWire));
+    } catch (err) {
+      log.warn({ peer: call.getPeer(), code: isAppError(err) ? err.code : 'INTERNAL', reason: (err as Error).message },
+        'subscription refused');
+      endWithError(call, err);
+      return;
+    }
+    if (call.cancelled) return;
+    const sub: Subscriber = { call, busSub: null, queue: [], waitingDrain: false, dropped: 0, closed: false };
+    subscribers.add(sub);
+    call.on('cancelled', () => closeSubscriber(sub));
+    call.on('close', () => closeSubscriber(sub));
+    call.on('error', () => closeSubscriber(sub));
+    // Subscribe before reading the snapshot, in the same tick: bus deliveries come later, so
+    // nothing falls between the snapshot and the first live batch.
+    sub.busSub = deps.bus.subscribe((batch) => {
+      const mine = filter.filterBatch(batch);
+      if (mine) enqueue(sub, mine);
+    });
+    for (const b of snapshot(filter)) enqueue(sub, b);
+    log.info({ peer: call.getPeer(), subscribers: subscribers.size }, 'subscriber connected');
+  };
+
+  server.addService(tolerantService(), {
+    StreamMetrics: streamMetrics as grpc.handleBidiStreamingCall<unknown, unknown>,
+    SubscribeToMetrics: ((call: grpc.ServerWritableStream<unknown, unknown>) => {
+      void subscribeToMetrics(call);
+    }) as grpc.handleServerStreamingCall<unknown, unknown>,
+  });
+
+  return {
+    listen(host, port) {
+      const creds = deps.credentials ?? grpc.ServerCredentials.createInsecure();
+      return new Promise<number>((resolve, reject) => {
+        server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, creds, (err, bound) => {
+          if (err) {
+            reject(new AppError('UNAVAILABLE', `cannot listen on ${host}:${port}: ${err.message}`, { cause: err }));
+            return;
+          }
+          boundAddress = `${host.includes(':') ? `[${host}]` : host}:${bound}`;
+          log.info({ address: boundAddress, maxMessageBytes }, 'gRPC listening');
+          resolve(bound);
+        });
+      });
+    },
+
+    async close(graceMs) {
+      if (closing) return;
+      closing = true;
+      // 1. No new connections.
+      if (boundAddress) {
+        try { server.unbind(boundAddress); } catch { /* already gone */ }
+      }
+      // 2. Subscribers just end; they reconnect elsewhere.
+      for (const sub of [...subscribers]) {
+        closeSubscriber(sub);
+        sub.call.end();
+      }
+      // 3. Let every agent stream finish the batches it already received, ack them, then end
+      //    with UNAVAILABLE so the agents reconnect (to this server's successor).
+      const deadlineAt = Date.now() + graceMs;
+      const deadline = new Promise<void>((r) => setTimeout(r, graceMs).unref?.());
+      await Promise.race([
+        Promise.all([...streams].map(async (s) => {
+          s.call.pause();
+          await s.chain;
+          if (!s.done) {
+            s.done = true;
+            endWithError(s.call, new AppError('UNAVAILABLE', 'server shutting down'));
+          }
+        })),
+        deadline,
+      ]);
+      // 4. Wait for calls to close, but not forever.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => { server.forceShutdown(); resolve(); }, Math.max(100, deadlineAt - Date.now()));
+        server.tryShutdown(() => { clearTimeout(timer); resolve(); });
+      });
+      log.info(this.stats(), 'gRPC server closed');
+    },
+
+    stats() {
+      let dropped = counters.droppedClosed;
+      for (const s of subscribers) dropped += s.dropped;
+      return {
+        agentStreams: streams.size,
+        subscribers: subscribers.size,
+        batchesReceived: counters.batchesReceived,
+        acked: counters.acked,
+        duplicates: counters.duplicates,
+        rejected: counters.rejected,
+        streamErrors: counters.streamErrors,
+        subscriberMessages: counters.subscriberMessages,
+        subscriberDropped: dropped,
+      };
+    },
+  };
+}
