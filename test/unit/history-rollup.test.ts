@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  aggregate, autoStepMs, bucketCount, bucketStart, chooseTier, CONTAINER_METRICS, retentionTiers,
+  aggregate, autoStepMs, bucketCount, bucketStart, chooseTier, CONTAINER_METRICS, retentionTiers, type RawPoint,
 } from '../../src/domain/rollup.js';
 
 const MIN = 60_000;
@@ -32,7 +32,7 @@ test('bucketCount counts partial buckets at both ends', () => {
 });
 
 test('aggregate: weighted mean for gauges, max for counters, null when missing', () => {
-  const pts = [
+  const pts: RawPoint[] = [
     { timestampMs: 0, values: { cpuPercent: 10, netRxBytes: 100 } },
     { timestampMs: 30_000, values: { cpuPercent: 30, netRxBytes: 300 }, weight: 3 },
     { timestampMs: 60_000, values: { netRxBytes: 400 } },

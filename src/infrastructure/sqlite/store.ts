@@ -1,0 +1,318 @@
+// The embedded metrics store: one SQLite file under DATA_DIR through node-sqlite3-wasm (pure
+// WASM, nothing to compile). Layout and durability:
+// - WAL journal. The WASM VFS has no shared-memory support, so WAL needs
+//   locking_mode=EXCLUSIVE (one process owns the file, which is our case anyway);
+//   synchronous=FULL fsyncs the WAL on every commit, so an acked batch survives kill -9
+//   and power loss.
+// - The VFS locks with a `<file>.lock` directory that a kill -9 leaves behind; an owner file
+//   with our pid tells a stale lock (dead pid) from a live second process.
+// - Tiers: raw rows for a day, 1-minute rollups for a week, 10-minute rollups for
+//   RETENTION_DAYS. compact() builds rollups for finished buckets up to a watermark and purges
+//   old rows; queries read a rollup tier below its watermark and raw rows above it, so the
+//   newest minutes are never missing from a long chart.
+// - Idempotent writes: primary key (series, ts) with INSERT OR REPLACE.
+import fs from 'node:fs';
+import path from 'node:path';
+import sqlite from 'node-sqlite3-wasm';
+import type { Database as Db, Statement } from 'node-sqlite3-wasm';
+import type { MetricBatch } from '../../domain/types.js';
+import {
+  bucketStart, chooseTier, containerValues, CONTAINER_METRICS, HOST_METRICS, hostValues, retentionTiers,
+  type MetricDef, type SeriesPoint, type Tier,
+} from '../../domain/rollup.js';
+import type {
+  AlertEvent, AlertQuery, ContainerRangeQuery, HostRangeQuery, LatestPoint, MetricsStore, StoreHealth,
+} from '../../application/store-ports.js';
+import type { Logger, SequenceLedger } from '../../application/ports.js';
+import { AppError } from '../../application/errors.js';
+
+const { Database } = sqlite;
+
+export interface SqliteStoreOptions {
+  /** Directory for the database file (DATA_DIR, default ./data). */
+  dataDir: string;
+  fileName?: string;
+  /** RETENTION_DAYS, default 30. */
+  retentionDays?: number;
+  /** Injectable clock, so retention tests need no sleeping. */
+  now?: () => number;
+  /** Run compact() on a timer this often; 0 = only when called. Default 60 s. */
+  compactEveryMs?: number;
+  log?: Logger;
+}
+
+export interface SqliteStore extends MetricsStore {
+  /** Build rollups for finished buckets and drop rows past their tier's retention. */
+  compact(): void;
+  /** A SequenceLedger whose marks survive restarts (flushed every second and at close). */
+  ledger(): SequenceLedger;
+  readonly file: string;
+}
+
+type Series = { metrics: readonly MetricDef<string>[]; key: string; raw: string; t1m: string; t10m: string }
+const CONTAINER: Series = { metrics: CONTAINER_METRICS, key: 'container_id', raw: 'container_raw', t1m: 'container_1m', t10m: 'container_10m' };
+const HOST: Series = { metrics: HOST_METRICS, key: 'host', raw: 'host_raw', t1m: 'host_1m', t10m: 'host_10m' };
+
+const tableOf = (s: Series, tier: Tier): string => (tier.name === 'raw' ? s.raw : tier.name === '1m' ? s.t1m : s.t10m);
+const num = (v: unknown): number => (typeof v === 'number' ? v : typeof v === 'bigint' ? Number(v) : NaN);
+const finiteOrNull = (v: number): number | null => (Number.isFinite(v) ? v : null);
+
+function schema(s: Series): string {
+  const cols = s.metrics.map((m) => `${m.column} REAL`).join(', ');
+  return [
+    `CREATE TABLE IF NOT EXISTS ${s.raw} (${s.key} TEXT NOT NULL, ts INTEGER NOT NULL, ${cols}, PRIMARY KEY (${s.key}, ts)) WITHOUT ROWID`,
+    `CREATE INDEX IF NOT EXISTS ${s.raw}_ts ON ${s.raw} (ts)`,
+    ...[s.t1m, s.t10m].flatMap((t) => [
+      `CREATE TABLE IF NOT EXISTS ${t} (${s.key} TEXT NOT NULL, ts INTEGER NOT NULL, n INTEGER NOT NULL, ${cols}, PRIMARY KEY (${s.key}, ts)) WITHOUT ROWID`,
+      `CREATE INDEX IF NOT EXISTS ${t}_ts ON ${t} (ts)`,
+    ]),
+  ].join(';\n');
+}
+
+function pidAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/** Clear the VFS lock directory a killed process left; refuse when a live process holds it. */
+function takeOwnership(file: string): void {
+  const owner = `${file}.owner`;
+  const lockDir = `${file}.lock`;
+  if (fs.existsSync(lockDir)) {
+    const pid = Number(fs.existsSync(owner) ? fs.readFileSync(owner, 'utf8').trim() : NaN);
+    if (Number.isInteger(pid) && pid !== process.pid && pidAlive(pid)) {
+      throw new AppError('CONFLICT', `${file} is in use by process ${pid}`, { field: 'DATA_DIR' });
+    }
+    fs.rmSync(lockDir, { recursive: true, force: true });
+  }
+  fs.writeFileSync(owner, String(process.pid));
+}
+
+export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
+  const now = opts.now ?? Date.now;
+  const tiers = retentionTiers(opts.retentionDays ?? 30);
+  const [rawTier, minuteTier, tenMinuteTier] = tiers as [Tier, Tier, Tier];
+  fs.mkdirSync(opts.dataDir, { recursive: true });
+  const file = path.resolve(opts.dataDir, opts.fileName ?? 'dockwatch.db');
+  takeOwnership(file);
+
+  let db: Db;
+  try {
+    db = new Database(file);
+  } catch (err) {
+    throw new AppError('UNAVAILABLE', `cannot open ${file}: ${(err as Error).message}`, { field: 'DATA_DIR', cause: err });
+  }
+  db.exec('PRAGMA locking_mode=EXCLUSIVE');
+  const mode = String((db.get('PRAGMA journal_mode=WAL') as Record<string, unknown>)?.journal_mode);
+  db.exec('PRAGMA synchronous=FULL');
+  db.exec([
+    schema(CONTAINER), schema(HOST),
+    'CREATE TABLE IF NOT EXISTS containers (id TEXT PRIMARY KEY, name TEXT, image TEXT, host TEXT, last_seen INTEGER)',
+    'CREATE TABLE IF NOT EXISTS hosts (host TEXT PRIMARY KEY, agent_id TEXT, last_seen INTEGER)',
+    'CREATE INDEX IF NOT EXISTS hosts_agent ON hosts (agent_id)',
+    'CREATE TABLE IF NOT EXISTS alerts (id TEXT NOT NULL, state TEXT NOT NULL, ts INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (id, state, ts))',
+    'CREATE INDEX IF NOT EXISTS alerts_ts ON alerts (ts)',
+    'CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER)',
+    'CREATE TABLE IF NOT EXISTS ledger (agent_id TEXT PRIMARY KEY, seq INTEGER NOT NULL)',
+  ].join(';\n'));
+
+  const insertRaw = (s: Series): Statement => db.prepare(
+    `INSERT OR REPLACE INTO ${s.raw} VALUES (?, ?, ${s.metrics.map(() => '?').join(', ')})`);
+  const stmts = {
+    container: insertRaw(CONTAINER),
+    host: insertRaw(HOST),
+    containerMeta: db.prepare(`INSERT INTO containers VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET
+      name = excluded.name, image = excluded.image, host = excluded.host, last_seen = max(last_seen, excluded.last_seen)`),
+    hostMeta: db.prepare(`INSERT INTO hosts VALUES (?, ?, ?) ON CONFLICT(host) DO UPDATE SET
+      agent_id = excluded.agent_id, last_seen = max(last_seen, excluded.last_seen)`),
+    getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
+    setMeta: db.prepare('INSERT OR REPLACE INTO meta VALUES (?, ?)'),
+  };
+  const allStatements = Object.values(stmts);
+
+  const watermark = (s: Series, t: Tier): number | undefined => {
+    const row = stmts.getMeta.get(`wm_${tableOf(s, t)}`) as Record<string, unknown> | null;
+    return row ? num(row.value) : undefined;
+  };
+  const setWatermark = (s: Series, t: Tier, v: number): void => { stmts.setMeta.run([`wm_${tableOf(s, t)}`, v]); };
+
+  /** A late sample below a rollup watermark: lower the mark so the next compact() redoes those buckets. */
+  const lowerWatermarks = (s: Series, minTs: number): void => {
+    const floor = now() - rawTier.keepMs;
+    for (const t of [minuteTier, tenMinuteTier]) {
+      const wm = watermark(s, t);
+      if (wm !== undefined && minTs < wm) setWatermark(s, t, Math.max(bucketStart(Math.max(minTs, floor), t.resolutionMs), 0));
+    }
+  };
+
+  function tx<T>(fn: () => T): T {
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      const r = fn();
+      db.exec('COMMIT');
+      return r;
+    } catch (err) {
+      if (db.inTransaction) db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  const rowValues = (metrics: readonly MetricDef<string>[], vals: Record<string, number>): Array<number | null> =>
+    metrics.map((m) => finiteOrNull(vals[m.key] ?? NaN));
+
+  function writeBatchSync(batch: MetricBatch): void {
+    tx(() => {
+      let minC = Infinity;
+      for (const c of batch.containers) {
+        stmts.container.run([c.id, c.timestampMs, ...rowValues(CONTAINER_METRICS, containerValues(c))]);
+        stmts.containerMeta.run([c.id, c.name, c.image, batch.hostname, c.timestampMs]);
+        if (c.timestampMs < minC) minC = c.timestampMs;
+      }
+      if (batch.host) {
+        stmts.host.run([batch.hostname, batch.host.timestampMs, ...rowValues(HOST_METRICS, hostValues(batch.host))]);
+        stmts.hostMeta.run([batch.hostname, batch.agentId, batch.host.timestampMs]);
+        lowerWatermarks(HOST, batch.host.timestampMs);
+      }
+      if (minC !== Infinity) lowerWatermarks(CONTAINER, minC);
+    });
+  }
+
+  function rollupSql(s: Series, t: Tier): string {
+    const aggs = s.metrics.map((m) => `${m.agg === 'max' ? 'max' : 'avg'}(${m.column})`).join(', ');
+    return `INSERT OR REPLACE INTO ${tableOf(s, t)}
+      SELECT ${s.key}, (ts / ${t.resolutionMs}) * ${t.resolutionMs} AS b, count(*), ${aggs}
+      FROM ${s.raw} WHERE ts >= ? AND ts < ? GROUP BY ${s.key}, b`;
+  }
+
+  function compactSync(): void {
+    const t0 = now();
+    tx(() => {
+      for (const s of [CONTAINER, HOST]) {
+        for (const t of [minuteTier, tenMinuteTier]) {
+          // Finished buckets only, with a grace of one bucket for slightly late agents.
+          const upTo = bucketStart(t0 - t.resolutionMs, t.resolutionMs);
+          let wm = watermark(s, t);
+          if (wm === undefined) {
+            const first = db.get(`SELECT min(ts) AS m FROM ${s.raw}`) as Record<string, unknown> | null;
+            wm = first && first.m !== null ? bucketStart(num(first.m), t.resolutionMs) : upTo;
+          }
+          if (upTo > wm) {
+            db.run(rollupSql(s, t), [wm, upTo]);
+            wm = upTo;
+          }
+          setWatermark(s, t, wm);
+        }
+        for (const t of tiers) db.run(`DELETE FROM ${tableOf(s, t)} WHERE ts < ?`, [t0 - t.keepMs]);
+      }
+      db.run('DELETE FROM alerts WHERE ts < ?', [t0 - tenMinuteTier.keepMs]);
+      db.run('DELETE FROM containers WHERE last_seen < ?', [t0 - tenMinuteTier.keepMs]);
+    });
+  }
+
+  function querySeries(s: Series, key: string, fromMs: number, toMs: number, stepMs: number): SeriesPoint[] {
+    const tier = chooseTier(tiers, fromMs, stepMs, now());
+    const step = Math.max(1, Math.round(stepMs));
+    const cols = s.metrics.map((m) => m.column).join(', ');
+    let rows: Record<string, unknown>[];
+    if (tier.name === 'raw') {
+      const aggs = s.metrics.map((m) => `${m.agg === 'max' ? 'max' : 'avg'}(${m.column}) AS ${m.column}`).join(', ');
+      rows = db.all(`SELECT (ts / ${step}) * ${step} AS b, ${aggs} FROM ${s.raw}
+        WHERE ${s.key} = ? AND ts >= ? AND ts <= ? GROUP BY b ORDER BY b`, [key, fromMs, toMs]) as Record<string, unknown>[];
+    } else {
+      // Rollup rows below the watermark, raw rows above it; weighted by each row's sample count.
+      const wm = watermark(s, tier) ?? fromMs;
+      const aggs = s.metrics.map((m) => (m.agg === 'max'
+        ? `max(${m.column}) AS ${m.column}`
+        : `sum(${m.column} * n) / sum(CASE WHEN ${m.column} IS NULL THEN NULL ELSE n END) AS ${m.column}`)).join(', ');
+      rows = db.all(`SELECT (ts / ${step}) * ${step} AS b, ${aggs} FROM (
+          SELECT ts, n, ${cols} FROM ${tableOf(s, tier)} WHERE ${s.key} = ? AND ts >= ? AND ts <= ? AND ts < ?
+          UNION ALL
+          SELECT ts, 1 AS n, ${cols} FROM ${s.raw} WHERE ${s.key} = ? AND ts >= ? AND ts <= ?
+        ) GROUP BY b ORDER BY b`,
+      [key, bucketStart(fromMs, tier.resolutionMs), toMs, wm, key, Math.max(fromMs, wm), toMs]) as Record<string, unknown>[];
+    }
+    return rows.map((r) => {
+      const values: Record<string, number | null> = {};
+      for (const m of s.metrics) {
+        const v = r[m.column];
+        values[m.key] = v === null || v === undefined ? null : num(v);
+      }
+      return { timestampMs: num(r.b), values };
+    });
+  }
+
+  // ---------- ledger ----------
+  const marks = new Map<string, number>();
+  for (const r of db.all('SELECT agent_id, seq FROM ledger') as Record<string, unknown>[]) marks.set(String(r.agent_id), num(r.seq));
+  const dirty = new Set<string>();
+  const flushLedger = (): void => {
+    if (dirty.size === 0 || !db.isOpen) return;
+    tx(() => { for (const a of dirty) db.run('INSERT OR REPLACE INTO ledger VALUES (?, ?)', [a, marks.get(a)!]); });
+    dirty.clear();
+  };
+  const ledgerTimer = setInterval(() => { try { flushLedger(); } catch (err) { opts.log?.warn({ err }, 'ledger flush failed'); } }, 1000);
+  ledgerTimer.unref();
+
+  const compactEvery = opts.compactEveryMs ?? 60_000;
+  const compactTimer = compactEvery > 0 ? setInterval(() => {
+    try { compactSync(); } catch (err) { opts.log?.error({ err }, 'sqlite compaction failed'); }
+  }, compactEvery) : undefined;
+  compactTimer?.unref();
+
+  const wrap = <T>(fn: () => T): Promise<T> => {
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      if (err instanceof AppError) return Promise.reject(err);
+      return Promise.reject(new AppError('UNAVAILABLE', `sqlite: ${(err as Error).message}`, { cause: err }));
+    }
+  };
+
+  return {
+    file,
+    writeBatch: (batch) => wrap(() => writeBatchSync(batch)),
+    queryContainer: (q: ContainerRangeQuery) => wrap(() => querySeries(CONTAINER, q.containerId, q.fromMs, q.toMs, q.stepMs)),
+    queryHost: (q: HostRangeQuery) => wrap(() => {
+      const row = db.get('SELECT host FROM hosts WHERE host = ? OR agent_id = ? LIMIT 1', [q.hostId, q.hostId]) as Record<string, unknown> | null;
+      return querySeries(HOST, row ? String(row.host) : q.hostId, q.fromMs, q.toMs, q.stepMs);
+    }),
+    latestContainer: (id) => wrap((): LatestPoint | null => {
+      const r = db.get(`SELECT * FROM ${CONTAINER.raw} WHERE container_id = ? ORDER BY ts DESC LIMIT 1`, [id]) as Record<string, unknown> | null;
+      if (!r) return null;
+      const values: Record<string, number> = {};
+      for (const m of CONTAINER_METRICS) if (r[m.column] !== null) values[m.key] = num(r[m.column]);
+      return { timestampMs: num(r.ts), values };
+    }),
+    hasContainer: (id) => wrap(() => db.get('SELECT 1 AS x FROM containers WHERE id = ?', [id]) !== null),
+    hasHost: (id) => wrap(() => db.get('SELECT 1 AS x FROM hosts WHERE host = ? OR agent_id = ?', [id, id]) !== null),
+    writeAlertEvent: (evt: AlertEvent) => wrap(() => {
+      db.run('INSERT OR REPLACE INTO alerts VALUES (?, ?, ?, ?)', [evt.id, evt.state, evt.timestampMs, JSON.stringify(evt)]);
+    }),
+    queryAlerts: (q: AlertQuery) => wrap(() => {
+      const rows = db.all(`SELECT body FROM alerts WHERE ts >= ? AND ts <= ? ${q.state ? 'AND state = ?' : ''}
+        ORDER BY ts DESC LIMIT ?`, [q.fromMs, q.toMs, ...(q.state ? [q.state] : []), q.limit ?? 1000]) as Record<string, unknown>[];
+      return rows.map((r) => JSON.parse(String(r.body)) as AlertEvent);
+    }),
+    health: () => wrap((): StoreHealth => {
+      let sizeBytes = 0;
+      for (const f of [file, `${file}-wal`]) { try { sizeBytes += fs.statSync(f).size; } catch { /* no wal yet */ } }
+      return { backend: 'sqlite', ok: db.isOpen, file, journalMode: mode, sizeBytes };
+    }),
+    compact: compactSync,
+    ledger: () => ({
+      lastAcked: (agentId) => marks.get(agentId),
+      record(agentId, sequence) {
+        const prev = marks.get(agentId);
+        if (prev === undefined || sequence > prev) { marks.set(agentId, sequence); dirty.add(agentId); }
+      },
+    }),
+    async close() {
+      clearInterval(ledgerTimer);
+      if (compactTimer) clearInterval(compactTimer);
+      if (!db.isOpen) return;
+      flushLedger();
+      for (const st of allStatements) if (!st.isFinalized) st.finalize();
+      db.close();
+      fs.rmSync(`${file}.owner`, { force: true });
+    },
+  };
+}
