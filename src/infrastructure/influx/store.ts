@@ -1,0 +1,390 @@
+// InfluxDB adapter of the MetricsStore port.
+// Writes: line protocol built with the client library. The version comes from /ping's
+// X-Influxdb-Version: 1.8+, 2.x and 3.x get @influxdata/influxdb-client's WriteApi
+// (/api/v2/write, gzip); older 1.x servers (Debian's 1.6.7) get the same lines on
+// /write?db=&precision=ms. Concurrent writeBatch calls are coalesced into one HTTP write
+// (the ingest path awaits every batch, so one request per batch would cap throughput at the
+// round-trip rate); each caller resolves only when the request holding its lines succeeded.
+// Reads: InfluxQL over /query (GROUP BY time(step)); no Flux, which 3.x dropped.
+// No retries here: the resilience layer (breaker, retry, spool) wraps this store.
+import zlib from 'node:zlib';
+import { promisify } from 'node:util';
+import { InfluxDB } from '@influxdata/influxdb-client';
+import { CONTAINER_METRICS, HOST_METRICS, type MetricDef, type SeriesPoint } from '../../domain/rollup.js';
+import type {
+  AlertEvent, AlertQuery, ContainerRangeQuery, HostRangeQuery, LatestPoint, MetricsStore, StoreHealth,
+} from '../../application/store-ports.js';
+import type { Logger } from '../../application/ports.js';
+import { AppError } from '../../application/errors.js';
+import { alertToLine, batchToLines, MEASUREMENT } from './points.js';
+
+const gzip = promisify(zlib.gzip);
+
+export interface InfluxStoreOptions {
+  /** INFLUXDB_URL */
+  url: string;
+  /** INFLUXDB_TOKEN: "Token" auth for 1.8+/2.x/3.x; "user:password" for older 1.x. */
+  token?: string;
+  /** INFLUXDB_ORG (2.x). */
+  org?: string;
+  /** INFLUXDB_BUCKET (database on 1.x), default "dockwatch". */
+  bucket?: string;
+  /** RETENTION_DAYS: the retention of a database/bucket this adapter creates. Default 30. */
+  retentionDays?: number;
+  /** 'auto' (default) asks /ping; 'v1' forces /write?db=, 'v2' forces /api/v2/write. */
+  writeApi?: 'auto' | 'v1' | 'v2';
+  /** Wait this long to coalesce concurrent batches into one request; 0 = same tick only. */
+  coalesceMs?: number;
+  /** Lines per HTTP write at most. Default 10,000. */
+  maxLinesPerWrite?: number;
+  /** Per-request timeout, default 10 s. */
+  timeoutMs?: number;
+  /** gzip request bodies (v1 path; the client library decides on the v2 path). Default true. */
+  gzip?: boolean;
+  log?: Logger;
+}
+
+export interface InfluxStore extends MetricsStore {
+  /** Resolves the server version and ensures the database/bucket exists. Called lazily too. */
+  ready(): Promise<{ version: string; writePath: 'v1' | 'v2' }>;
+}
+
+interface Pending { lines: string[]; resolve: () => void; reject: (e: unknown) => void }
+
+const q = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+const ident = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
+
+/** "1.6.7" -> true: no /api/v2/write before 1.8. Unknown versions (VictoriaMetrics, proxies) take v2. */
+export function isLegacyVersion(version: string): boolean {
+  const m = /^v?(\d+)\.(\d+)/.exec(version.trim());
+  if (!m) return false;
+  const major = Number(m[1]);
+  const minor = Number(m[2]);
+  return major < 1 || (major === 1 && minor < 8);
+}
+
+function retryAfterMs(h: string | null): number | undefined {
+  if (!h) return undefined;
+  const s = Number(h);
+  if (Number.isFinite(s)) return Math.max(0, s * 1000);
+  const d = Date.parse(h);
+  return Number.isFinite(d) ? Math.max(0, d - Date.now()) : undefined;
+}
+
+/** One place that turns HTTP outcomes into AppErrors, so retry/breaker decide by code. */
+export function httpError(status: number, body: string, retryAfter: string | null, what: string): AppError {
+  const msg = `${what}: HTTP ${status} ${body.slice(0, 300)}`.trim();
+  const ra = retryAfterMs(retryAfter);
+  if (status === 429) return new AppError('RESOURCE_EXHAUSTED', msg, ra === undefined ? {} : { retryAfterMs: ra });
+  if (status === 401) return new AppError('UNAUTHENTICATED', `${msg} (check INFLUXDB_TOKEN)`, { field: 'INFLUXDB_TOKEN' });
+  if (status === 403) return new AppError('PERMISSION_DENIED', `${msg} (the token lacks the right)`, { field: 'INFLUXDB_TOKEN' });
+  if (status === 404) return new AppError('NOT_FOUND', msg);
+  if (status >= 500) return new AppError('UNAVAILABLE', msg, ra === undefined ? {} : { retryAfterMs: ra });
+  return new AppError('INVALID_ARGUMENT', msg);
+}
+
+const networkError = (err: unknown, what: string): AppError =>
+  err instanceof AppError ? err : new AppError('UNAVAILABLE', `${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+
+export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
+  const base = opts.url.replace(/\/+$/, '');
+  const bucket = opts.bucket ?? 'dockwatch';
+  const org = opts.org ?? '';
+  const token = opts.token ?? '';
+  const retentionDays = opts.retentionDays ?? 30;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  const maxLines = opts.maxLinesPerWrite ?? 10_000;
+  const useGzip = opts.gzip ?? true;
+  const log = opts.log;
+  const client = new InfluxDB({ url: base, token, timeout: timeoutMs });
+
+  let info: { version: string; writePath: 'v1' | 'v2' } | undefined;
+  let readyPromise: Promise<{ version: string; writePath: 'v1' | 'v2' }> | undefined;
+  const knownContainers = new Set<string>();
+  const knownHosts = new Set<string>();
+  let lastWriteOkMs = 0;
+  let legacy = opts.writeApi === 'v1';
+  const inFlight = new Set<Promise<void>>();
+
+  function authHeaders(legacy: boolean): Record<string, string> {
+    if (!token) return {};
+    if (legacy && token.includes(':')) return { authorization: `Basic ${Buffer.from(token).toString('base64')}` };
+    return { authorization: `Token ${token}` };
+  }
+
+  async function http(path: string, init: { method: string; body?: Buffer | string; headers?: Record<string, string> }, what: string): Promise<Response> {
+    let res: Response;
+    try {
+      res = await fetch(`${base}${path}`, {
+        method: init.method, headers: { ...authHeaders(legacy), ...init.headers },
+        ...(init.body === undefined ? {} : { body: typeof init.body === "string" ? init.body : new Uint8Array(init.body) }), signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      throw networkError(err, what);
+    }
+    if (!res.ok) throw httpError(res.status, await res.text().catch(() => ''), res.headers.get('retry-after'), what);
+    return res;
+  }
+
+  async function influxql(query: string, opts2: { post?: boolean; db?: boolean } = {}): Promise<InfluxQlSeries[]> {
+    const params = new URLSearchParams({ q: query, epoch: 'ms' });
+    if (opts2.db !== false) params.set('db', bucket);
+    const res = await http(`/query?${params.toString()}`, { method: opts2.post ? 'POST' : 'GET' }, 'influxdb query');
+    const body = await res.json() as { results?: Array<{ series?: InfluxQlSeries[]; error?: string }>; error?: string };
+    const err = body.error ?? body.results?.find((r) => r.error)?.error;
+    if (err) {
+      if (/database not found/.test(err)) return [];
+      throw new AppError('INVALID_ARGUMENT', `influxdb query: ${err}`);
+    }
+    return body.results?.flatMap((r) => r.series ?? []) ?? [];
+  }
+
+  async function ensureDatabase(writePath: 'v1' | 'v2'): Promise<void> {
+    if (writePath === 'v1') {
+      try {
+        await influxql(`CREATE DATABASE ${ident(bucket)} WITH DURATION ${retentionDays}d`, { post: true, db: false });
+      } catch (err) {
+        // An existing database with another retention policy is fine: we never change it.
+        if (err instanceof AppError && /conflict/i.test(err.message)) return;
+        if (err instanceof AppError && (err.code === 'PERMISSION_DENIED' || err.code === 'UNAUTHENTICATED')) {
+          log?.warn({ bucket }, `cannot create InfluxDB database "${bucket}": the credentials lack the right; create it yourself`);
+          return;
+        }
+        throw err;
+      }
+      return;
+    }
+    // v2 servers: create the bucket when the token may; 1.8 and VictoriaMetrics have no bucket API.
+    if (!org) return;
+    try {
+      const orgs = await (await http(`/api/v2/orgs?org=${encodeURIComponent(org)}`, { method: 'GET' }, 'influxdb orgs')).json() as { orgs?: Array<{ id: string }> };
+      const orgID = orgs.orgs?.[0]?.id;
+      if (!orgID) return;
+      const found = await (await http(`/api/v2/buckets?name=${encodeURIComponent(bucket)}&orgID=${orgID}`, { method: 'GET' }, 'influxdb buckets')).json() as { buckets?: unknown[] };
+      if ((found.buckets ?? []).length > 0) return;
+      await http('/api/v2/buckets', {
+        method: 'POST', headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ orgID, name: bucket, retentionRules: [{ type: 'expire', everySeconds: retentionDays * 86_400 }] }),
+      }, 'influxdb create bucket');
+      log?.info({ bucket, org }, 'created InfluxDB bucket');
+    } catch (err) {
+      if (err instanceof AppError && (err.code === 'PERMISSION_DENIED' || err.code === 'UNAUTHENTICATED')) {
+        log?.warn({ bucket, org }, `cannot create InfluxDB bucket "${bucket}": the token lacks the right (write:buckets); create it yourself`);
+        return;
+      }
+      if (err instanceof AppError && err.code === 'NOT_FOUND') return; // no bucket API (1.8, VictoriaMetrics)
+      throw err;
+    }
+  }
+
+  function ready(): Promise<{ version: string; writePath: 'v1' | 'v2' }> {
+    if (info) return Promise.resolve(info);
+    readyPromise ??= (async () => {
+      const res = await http('/ping', { method: 'GET' }, 'influxdb ping');
+      const version = res.headers.get('x-influxdb-version') ?? 'unknown';
+      const mode = opts.writeApi ?? 'auto';
+      const writePath = mode === 'auto' ? (isLegacyVersion(version) ? 'v1' : 'v2') : mode;
+      legacy = writePath === 'v1';
+      await ensureDatabase(writePath);
+      info = { version, writePath };
+      log?.info({ version, writePath, bucket }, 'influxdb ready');
+      return info;
+    })().finally(() => { readyPromise = undefined; });
+    return readyPromise;
+  }
+
+  async function postLines(lines: string[]): Promise<void> {
+    const { writePath } = await ready();
+    const what = 'influxdb write';
+    if (writePath === 'v2') {
+      const api = client.getWriteApi(org, bucket, 'ms', {
+        batchSize: lines.length + 1, flushInterval: 0, maxRetries: 0, maxBufferLines: lines.length + 1,
+        // Fail fast into our own retry/breaker/spool instead of the library's retry buffer.
+        writeFailed: (err: Error) => Promise.reject(err),
+      });
+      api.writeRecords(lines);
+      try {
+        await api.close();
+      } catch (err) {
+        const e = err as { statusCode?: number; body?: string; message?: string; headers?: Record<string, string | string[]> };
+        if (typeof e.statusCode === 'number' && e.statusCode > 0) {
+          const ra = e.headers?.['retry-after'];
+          throw httpError(e.statusCode, e.body ?? e.message ?? '', Array.isArray(ra) ? ra[0] ?? null : ra ?? null, what);
+        }
+        throw networkError(err, what);
+      }
+      return;
+    }
+    const text = lines.join('\n');
+    const params = new URLSearchParams({ db: bucket, precision: 'ms' });
+    const gz = useGzip && text.length > 1000;
+    const body = gz ? await gzip(text, { level: 1 }) : text;
+    try {
+      await http(`/write?${params.toString()}`, {
+        method: 'POST', body, headers: { 'content-type': 'text/plain; charset=utf-8', ...(gz ? { 'content-encoding': 'gzip' } : {}) },
+      }, what);
+    } catch (err) {
+      // The database vanished (dropped, fresh server): create it again once and resend.
+      if (err instanceof AppError && err.code === 'NOT_FOUND') {
+        await ensureDatabase('v1');
+        await http(`/write?${params.toString()}`, {
+          method: 'POST', body, headers: { 'content-type': 'text/plain; charset=utf-8', ...(gz ? { 'content-encoding': 'gzip' } : {}) },
+        }, what);
+        return;
+      }
+      throw err;
+    }
+  }
+
+  // ---------- coalescing ----------
+  let queue: Pending[] = [];
+  let timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+
+  function flush(): void {
+    timer = undefined;
+    const all = queue;
+    queue = [];
+    // Whole batches per request, up to maxLines each.
+    let chunk: Pending[] = [];
+    let n = 0;
+    const send = (items: Pending[]): void => {
+      const lines = items.flatMap((p) => p.lines);
+      const done: Promise<void> = postLines(lines).then(
+        () => { lastWriteOkMs = Date.now(); for (const p of items) p.resolve(); },
+        (err) => { for (const p of items) p.reject(err); },
+      ).finally(() => inFlight.delete(done));
+      inFlight.add(done);
+    };
+    for (const p of all) {
+      if (n > 0 && n + p.lines.length > maxLines) { send(chunk); chunk = []; n = 0; }
+      chunk.push(p); n += p.lines.length;
+    }
+    if (chunk.length > 0) send(chunk);
+  }
+
+  function enqueue(lines: string[]): Promise<void> {
+    if (lines.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      queue.push({ lines, resolve, reject });
+      const queued = queue.reduce((a, p) => a + p.lines.length, 0);
+      if (queued >= maxLines) {
+        if (timer) { clearTimeout(timer as NodeJS.Timeout); clearImmediate(timer as NodeJS.Immediate); }
+        flush();
+      } else if (!timer) {
+        timer = opts.coalesceMs ? setTimeout(flush, opts.coalesceMs) : setImmediate(flush);
+      }
+    });
+  }
+
+  // ---------- reads ----------
+  function selectList(metrics: readonly MetricDef<string>[]): string {
+    return metrics.map((m) => `${m.agg === 'max' ? 'max' : 'mean'}(${ident(m.column)}) AS ${ident(m.column)}`).join(', ');
+  }
+
+  function toPoints(series: InfluxQlSeries[], metrics: readonly MetricDef<string>[]): SeriesPoint[] {
+    const s = series[0];
+    if (!s) return [];
+    const idx = new Map(s.columns.map((c, i) => [c, i]));
+    return s.values.map((row) => {
+      const values: Record<string, number | null> = {};
+      for (const m of metrics) {
+        const v = row[idx.get(m.column) ?? -1];
+        values[m.key] = typeof v === 'number' ? v : null;
+      }
+      return { timestampMs: Number(row[0]), values };
+    });
+  }
+
+  async function rangeQuery(measurement: string, where: string, metrics: readonly MetricDef<string>[], fromMs: number, toMs: number, stepMs: number): Promise<SeriesPoint[]> {
+    await ready();
+    const step = Math.max(1, Math.round(stepMs));
+    const series = await influxql(`SELECT ${selectList(metrics)} FROM ${ident(measurement)} WHERE ${where}
+      AND time >= ${Math.floor(fromMs)}ms AND time <= ${Math.floor(toMs)}ms GROUP BY time(${step}ms) fill(none)`);
+    return toPoints(series, metrics);
+  }
+
+  async function hostWhere(hostId: string): Promise<string> {
+    // The id may be the hostname or the agent id.
+    return `(${ident('host')} = ${q(hostId)} OR ${ident('agent_id')} = ${q(hostId)})`;
+  }
+
+  return {
+    ready,
+    async writeBatch(batch) {
+      await enqueue(batchToLines(batch));
+      for (const c of batch.containers) knownContainers.add(c.id);
+      if (batch.host) { knownHosts.add(batch.hostname); knownHosts.add(batch.agentId); }
+    },
+    queryContainer: (r: ContainerRangeQuery) =>
+      rangeQuery(MEASUREMENT.container, `${ident('container_id')} = ${q(r.containerId)}`, CONTAINER_METRICS, r.fromMs, r.toMs, r.stepMs),
+    queryHost: async (r: HostRangeQuery) =>
+      rangeQuery(MEASUREMENT.host, await hostWhere(r.hostId), HOST_METRICS, r.fromMs, r.toMs, r.stepMs),
+    async latestContainer(id): Promise<LatestPoint | null> {
+      await ready();
+      const series = await influxql(`SELECT * FROM ${ident(MEASUREMENT.container)} WHERE ${ident('container_id')} = ${q(id)} ORDER BY time DESC LIMIT 1`);
+      const s = series[0];
+      const row = s?.values[0];
+      if (!s || !row) return null;
+      const values: Record<string, number> = {};
+      s.columns.forEach((c, i) => {
+        const m = CONTAINER_METRICS.find((x) => x.column === c);
+        if (m && typeof row[i] === 'number') values[m.key] = row[i] as number;
+      });
+      return { timestampMs: Number(row[0]), values };
+    },
+    async hasContainer(id) {
+      if (knownContainers.has(id)) return true;
+      await ready();
+      const series = await influxql(`SHOW TAG VALUES FROM ${ident(MEASUREMENT.container)} WITH KEY = ${ident('container_id')} WHERE ${ident('container_id')} = ${q(id)}`);
+      const found = series.some((s) => s.values.length > 0);
+      if (found) knownContainers.add(id);
+      return found;
+    },
+    async hasHost(id) {
+      if (knownHosts.has(id)) return true;
+      await ready();
+      const series = await influxql(`SELECT last(${ident('cpu_percent')}) FROM ${ident(MEASUREMENT.host)} WHERE ${await hostWhere(id)}`);
+      const found = series.some((s) => s.values.length > 0);
+      if (found) knownHosts.add(id);
+      return found;
+    },
+    async writeAlertEvent(evt: AlertEvent) {
+      await enqueue([alertToLine(evt)]);
+    },
+    async queryAlerts(r: AlertQuery): Promise<AlertEvent[]> {
+      await ready();
+      const stateCond = r.state ? ` AND ${ident('state')} = ${q(r.state)}` : '';
+      const series = await influxql(`SELECT * FROM ${ident(MEASUREMENT.alert)} WHERE time >= ${Math.floor(r.fromMs)}ms
+        AND time <= ${Math.floor(r.toMs)}ms${stateCond} ORDER BY time DESC LIMIT ${Math.max(1, Math.floor(r.limit ?? 1000))}`);
+      const s = series[0];
+      if (!s) return [];
+      const idx = new Map(s.columns.map((c, i) => [c, i]));
+      const get = (row: unknown[], c: string): unknown => row[idx.get(c) ?? -1];
+      return s.values.map((row) => {
+        let context: Record<string, unknown> = {};
+        try { context = JSON.parse(String(get(row, 'context') ?? '{}')) as Record<string, unknown>; } catch { /* keep empty */ }
+        return {
+          id: String(get(row, 'id') ?? ''), ruleId: String(get(row, 'rule_id') ?? ''), severity: String(get(row, 'severity') ?? ''),
+          state: get(row, 'state') === 'resolved' ? 'resolved' : 'firing', host: String(get(row, 'host') ?? ''),
+          containerId: String(get(row, 'container_id') ?? ''), containerName: String(get(row, 'container_name') ?? ''),
+          value: Number(get(row, 'value') ?? NaN), threshold: Number(get(row, 'threshold') ?? NaN),
+          message: String(get(row, 'message') ?? ''), timestampMs: Number(row[0]), context,
+        } satisfies AlertEvent;
+      });
+    },
+    async health(): Promise<StoreHealth> {
+      try {
+        const r = await ready();
+        return { backend: 'influxdb', ok: true, version: r.version, writePath: r.writePath, bucket, lastWriteOkMs };
+      } catch (err) {
+        return { backend: 'influxdb', ok: false, bucket, error: (err as Error).message, lastWriteOkMs };
+      }
+    },
+    async close() {
+      if (timer) { clearTimeout(timer as NodeJS.Timeout); clearImmediate(timer as NodeJS.Immediate); flush(); }
+      await Promise.allSettled([...inFlight]);
+    },
+  };
+}
+
+interface InfluxQlSeries { name: string; columns: string[]; values: unknown[][]; tags?: Record<string, string> }
