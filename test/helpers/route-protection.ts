@@ -45,9 +45,9 @@ export interface ProtectionOptions {
 const fill = (url: string): string => url.replace(/:[^/]+/g, 'x').replace(/\*/g, 'x');
 
 function requiredOf(r: RegisteredRoute, opts: ProtectionOptions): RequiredRole | undefined {
+  if (r.url === '/metrics' && opts.metricsGuarded) return 'viewer';
   if (r.role !== undefined) return r.role;
   if (isApiPath(r.url) || r.websocket) return 'viewer';
-  if (r.url === '/metrics' && opts.metricsGuarded) return 'viewer';
   return undefined;
 }
 

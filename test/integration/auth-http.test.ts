@@ -10,9 +10,9 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import websocket from '@fastify/websocket';
 import { createAuth } from '../../src/infrastructure/auth/auth-service.js';
 import { addUser } from '../../src/infrastructure/auth/users-file.js';
-import { authPlugin, authenticateWebSocket, redactTokenInUrl, wsCloseCode } from '../../src/infrastructure/http/auth/plugin.js';
-import { authRoutes } from '../../src/infrastructure/http/auth/routes.js';
-import { securityPlugin } from '../../src/infrastructure/http/auth/security.js';
+import { authPlugin, authenticateWebSocket, createAuthPlugin, redactTokenInUrl, wsCloseCode } from '../../src/infrastructure/http/auth/plugin.js';
+import { createAuthRoutes } from '../../src/infrastructure/http/auth/routes.js';
+import { createSecurityPlugin } from '../../src/infrastructure/http/auth/security.js';
 import { assertAllRoutesProtected, makeTestTokens } from '../helpers/route-protection.js';
 
 const SECRET = 'integration-secret-'.padEnd(48, 'x');
@@ -33,12 +33,13 @@ async function build(opts: { metricsToken?: string; rate?: number; extra?: (app:
       serializers: { req: (req) => ({ method: req.method, url: redactTokenInUrl(req.url) }) },
     },
   });
-  await securityPlugin(app);
-  await authPlugin(app, { auth, metricsToken: opts.metricsToken });
+  // As buildApp does with HttpDeps.plugins: app.register(plugin) for each, after @fastify/websocket.
   await app.register(websocket);
-  await app.register(authRoutes, { auth, loginRateLimit: opts.rate ?? 5 });
+  await app.register(createSecurityPlugin());
+  await app.register(createAuthPlugin({ auth, metricsToken: opts.metricsToken }));
+  await app.register(createAuthRoutes({ auth, loginRateLimit: opts.rate ?? 5 }));
   app.get('/health', async () => ({ status: 'ok' }));
-  app.get('/metrics', async () => 'dockwatch_up 1\n');
+  app.get('/metrics', { config: { role: 'public' } }, async () => 'dockwatch_up 1\n');
   app.get('/api/containers', async () => []);
   app.get('/api/hosts/:id/metrics', async (req) => ({ id: (req.params as { id: string }).id, points: [] }));
   app.post('/api/rules', { config: { role: 'admin' } }, async () => ({ ok: true }));

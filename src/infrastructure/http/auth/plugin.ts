@@ -1,7 +1,7 @@
 // Auth for the HTTP edge: one onRequest hook decides, from each route's own config, who may
 // call it. Every /api/* route needs a viewer unless it says otherwise (secure by default).
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import type { Auth, Principal, RequiredRole } from '../../../application/auth-ports.js';
 import { isRole } from '../../../application/auth-ports.js';
 import { AppError, isAppError } from '../../../application/errors.js';
@@ -90,7 +90,8 @@ export async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions):
     if (url !== undefined && wsRoutes.has(url)) return undefined;
     const configured = request.routeOptions.config?.role;
     try {
-      if (path === '/metrics' && configured === undefined) {
+      // The metrics route says 'public' for users and roles; METRICS_TOKEN, when set, still guards it.
+      if (path === '/metrics') {
         if (!metricsGuarded) return undefined;
         const token = bearerToken(request.headers.authorization);
         if (token && (auth.isMetricsToken(token) || (opts.metricsToken !== undefined && sameSecret(token, opts.metricsToken)))) return undefined;
@@ -98,7 +99,8 @@ export async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions):
         return undefined;
       }
       // Unknown /api paths too, so a 404 does not reveal which routes exist.
-      const required: RequiredRole | undefined = configured ?? (isApiPath(path) ? 'viewer' : undefined);
+      const rawPath = request.url.split('?')[0]!;
+      const required: RequiredRole | undefined = configured ?? (isApiPath(path) || isApiPath(rawPath) ? 'viewer' : undefined);
       if (required === undefined || required === 'public') return undefined;
       const principal = auth.authorize(bearerToken(request.headers.authorization), required);
       // The agent role feeds metrics in; it never reads the HTTP API.
@@ -114,6 +116,21 @@ export async function authPlugin(app: FastifyInstance, opts: AuthPluginOptions):
 }
 // Not encapsulated when registered, like fastify-plugin does it: the hook must see every route.
 (authPlugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
+
+/**
+ * authPlugin with its options bound, still unencapsulated: for HttpDeps.plugins, which the app
+ * registers with `app.register(plugin)`. (A plain `async (app) => authPlugin(app, opts)` wrapper
+ * WOULD be encapsulated and leave the app's own routes unguarded.)
+ */
+export function createAuthPlugin(opts: AuthPluginOptions): FastifyPluginAsync {
+  const plugin: FastifyPluginAsync = async (app) => authPlugin(app, opts);
+  (plugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
+  return plugin;
+}
+
+/** The shape HttpDeps.authenticateWebSocket takes. */
+export const webSocketAuthenticator = (required: RequiredRole = 'viewer') =>
+  async (request: FastifyRequest): Promise<void> => { authenticateWebSocket(request, required); };
 
 /** The routes registered after authPlugin, as fastify's onRoute saw them. */
 export function registeredRoutes(app: FastifyInstance): RegisteredRoute[] {

@@ -1,7 +1,7 @@
 // POST /api/auth/login and GET /api/auth/me. Logins are rate-limited per client IP and
 // username; a wrong password and an unknown user get the same 401.
 import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { Auth } from '../../../application/auth-ports.js';
 import { authErrorReply } from './plugin.js';
 
@@ -83,3 +83,6 @@ export async function authRoutes(app: FastifyInstance, opts: AuthRoutesOptions):
     expires_at: request.user?.expiresAtMs ? new Date(request.user.expiresAtMs).toISOString() : null,
   }));
 }
+
+/** authRoutes with its options bound, for HttpDeps.plugins (encapsulated on purpose). */
+export const createAuthRoutes = (opts: AuthRoutesOptions): FastifyPluginAsync => async (app) => authRoutes(app, opts);

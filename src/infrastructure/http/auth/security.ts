@@ -2,7 +2,7 @@
 // script or style, no CDN, WebSocket only back to the same origin ('self' covers ws:/wss:
 // of the page's own host in CSP Level 3, which current browsers implement).
 import helmet from '@fastify/helmet';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 
 export const CSP_DIRECTIVES = {
   defaultSrc: ["'self'"],
@@ -29,3 +29,10 @@ export async function securityPlugin(app: FastifyInstance): Promise<void> {
   });
 }
 (securityPlugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
+
+/** securityPlugin as an unencapsulated plugin for HttpDeps.plugins. */
+export function createSecurityPlugin(): FastifyPluginAsync {
+  const plugin: FastifyPluginAsync = async (app) => securityPlugin(app);
+  (plugin as unknown as Record<symbol, boolean>)[Symbol.for('skip-override')] = true;
+  return plugin;
+}
