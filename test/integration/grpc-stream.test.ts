@@ -170,3 +170,49 @@ test('authorize refuses with UNAUTHENTICATED; the token travels in metadata', as
   assert.deepEqual(seen, ['StreamMetrics:Bearer bad', 'SubscribeToMetrics:undefined']);
   client.close();
 });
+
+test('ended, failed and cancelled calls are forgotten (no leak in the server state)', async () => {
+  const h = await startServer();
+  servers.push(h);
+  const c = rawClient(h.address);
+  const failed = c.StreamMetrics();
+  const rf = collect(failed);
+  failed.write(metricDataToWire(batch('', 1)));
+  await rf.status;
+  const ended = c.StreamMetrics();
+  const re = collect(ended);
+  ended.write(metricDataToWire(batch('x', 1)));
+  ended.end();
+  await re.status;
+  const cancelled = c.StreamMetrics();
+  collect(cancelled);
+  cancelled.write(metricDataToWire(batch('y', 1)));
+  await waitFor(() => h.server.stats().acked === 2);
+  const sub = c.SubscribeToMetrics({});
+  collect(sub);
+  await waitFor(() => h.server.stats().subscribers === 1 && h.server.stats().agentStreams === 1);
+  cancelled.cancel();
+  sub.cancel();
+  await waitFor(() => h.server.stats().agentStreams === 0 && h.server.stats().subscribers === 0, 5000, 'calls forgotten');
+  c.close();
+});
+
+test('graceful close acks the batch in flight, then ends the stream UNAVAILABLE', async () => {
+  let release: () => void = () => {};
+  const gate = new Promise<void>((r) => { release = r; });
+  let writes = 0;
+  const h = await startServer({ sink: { writeBatch: async () => { writes++; await gate; } } });
+  const c = rawClient(h.address);
+  const call = c.StreamMetrics();
+  const res = collect(call);
+  call.write(metricDataToWire(batch('a', 1)));
+  await waitFor(() => writes === 1);
+  const closing = h.server.close(5000);
+  setTimeout(release, 100);
+  const st = await res.status;
+  await closing;
+  assert.deepEqual(res.items.map((r) => [Number(r.sequence), r.status]), [[1, 'ACK']]);
+  assert.equal(st.code, grpc.status.UNAVAILABLE);
+  assert.match(st.details, /shutting down/);
+  c.close();
+});

@@ -14,8 +14,11 @@ const svc = loadMetricsService();
 const encode = (o: unknown) => svc.service.StreamMetrics!.requestSerialize(o);
 const decode = (b: Buffer) => svc.service.StreamMetrics!.requestDeserialize(b) as Record<string, unknown>;
 
-test('proto is found from the source tree', () => {
-  assert.match(findProtoPath(), /proto\/metrics\.proto$/);
+test('proto is found from the source tree and from the build output', () => {
+  const root = new URL('../..', import.meta.url).pathname.replace(/\/$/, '');
+  assert.equal(findProtoPath(), `${root}/proto/metrics.proto`);
+  assert.equal(findProtoPath(`${root}/dist/infrastructure/grpc`), `${root}/proto/metrics.proto`);
+  assert.throws(() => findProtoPath('/'), /not found/);
 });
 
 test('a batch survives protobuf encode/decode unchanged', () => {
