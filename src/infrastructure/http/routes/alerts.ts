@@ -1,0 +1,67 @@
+// Alert routes: the rules in force (read: viewer, replace: admin) and the alert history.
+// Roles are declared in route config for the auth plugin; errors are AppErrors mapped by the
+// app's error handler (a bad rules document -> 400 with the path and reason).
+import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
+import type { AlertHistory, StoredAlert } from '../../../application/alert-ports.js';
+import type { RulesDocument } from '../../../application/alert-rules.js';
+import { AppError } from '../../../application/errors.js';
+
+export interface AlertRoutesOptions {
+  rules: { getRules(): RulesDocument; replaceRules(doc: unknown): RulesDocument };
+  history: Pick<AlertHistory, 'queryAlerts'>;
+  now?: () => number;
+  /** Window when ?from= is absent (default 24 h). */
+  defaultWindowMs?: number;
+}
+
+const timeParam = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', maxLength: 40 }] } as const;
+
+function parseTime(v: unknown, field: string): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (typeof v === 'number') return v;
+  const s = String(v);
+  const n = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
+  if (!Number.isFinite(n)) throw new AppError('INVALID_ARGUMENT', `${field}: expected epoch milliseconds or an ISO date`, { field });
+  return n;
+}
+
+export async function alertRoutes(app: FastifyInstance, opts: AlertRoutesOptions): Promise<void> {
+  const now = opts.now ?? Date.now;
+
+  app.get('/api/alert-rules', {
+    config: { role: 'viewer' },
+    schema: { querystring: { type: 'object', properties: {} } },
+  }, async () => opts.rules.getRules());
+
+  app.put('/api/alert-rules', {
+    config: { role: 'admin' },
+    schema: { body: { type: 'object' } },
+  }, async (req) => opts.rules.replaceRules(req.body));
+
+  app.get<{ Querystring: { state?: 'firing' | 'resolved'; from?: string | number; to?: string | number; limit?: number } }>('/api/alerts', {
+    config: { role: 'viewer' },
+    schema: {
+      querystring: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          state: { type: 'string', enum: ['firing', 'resolved'] },
+          from: timeParam,
+          to: timeParam,
+          limit: { type: 'integer', minimum: 1, maximum: 10_000 },
+        },
+      },
+    },
+  }, async (req) => {
+    const toMs = parseTime(req.query.to, 'to') ?? now();
+    const fromMs = parseTime(req.query.from, 'from') ?? toMs - (opts.defaultWindowMs ?? 86_400_000);
+    if (fromMs > toMs) throw new AppError('INVALID_ARGUMENT', 'from: must not be after to', { field: 'from' });
+    const alerts: StoredAlert[] = await opts.history.queryAlerts({
+      fromMs, toMs, ...(req.query.state ? { state: req.query.state } : {}), limit: req.query.limit ?? 1000,
+    });
+    return { fromMs, toMs, alerts };
+  });
+}
+
+/** The same routes as a plugin for HttpDeps.plugins. */
+export const alertRoutesPlugin = (opts: AlertRoutesOptions): FastifyPluginAsync => async (app) => alertRoutes(app, opts);
