@@ -66,7 +66,7 @@ test('spool: a torn last record (crash mid-write) is cut on open, earlier record
   await again.close();
   // A flipped byte inside a record is caught by the checksum.
   const rec = Buffer.concat([encodeRecord('a'), encodeRecord('b')]);
-  rec[rec.length - 2] ^= 0xff;
+  rec[rec.length - 2] = rec[rec.length - 2]! ^ 0xff;
   assert.deepEqual(decodeRecords(rec).records.map((r) => r.value), ['a']);
 });
 
