@@ -71,7 +71,7 @@ test('cgroup and engine-API readers on real containers: ~50% CPU, >= 64 MiB memo
     ]);
     const host = createHostCollector({ runtimeAvailable: () => true });
     const cgroup = createCollector({ runtime, readers: [createCgroupUsageReader({ log: silent })], host, log: silent });
-    const api = createCollector({ runtime, readers: [createEngineStatsReader({ docker: runtime.docker, log: silent })], host, log: silent });
+    const api = createCollector({ runtime, readers: [createEngineStatsReader({ client: runtime.client, log: silent })], host, log: silent });
     const mine = (r: { containers: ContainerSample[] }) => new Map(r.containers.filter((s) => s.name.startsWith(PREFIX)).map((s) => [s.id, s]));
 
     // Wait until dd has finished writing, then measure CPU over a 4 s window with both readers.
@@ -138,6 +138,7 @@ test('cgroup and engine-API readers on real containers: ~50% CPU, >= 64 MiB memo
     assert.equal(after.size, 0, 'removed containers disappear');
   } finally {
     stopEvents();
+    runtime.close();
   }
 });
 
@@ -195,7 +196,30 @@ test('a daemon that goes away and comes back: host metrics go on, events resume 
     assert.equal(seen?.state, 'running');
   } finally {
     stop();
+    runtime.close();
     await proxy.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the list is served from memory while the event stream vouches for it; a start shows up at once', async () => {
+  const runtime = createDockerRuntime({ dockerHost: DOCKER_HOST, log: silent, listCacheMs: 60_000 });
+  try {
+    await runtime.listContainers();
+    await waitFor('event stream', () => (runtime.eventsConnected() ? true : undefined));
+    await runtime.listContainers();
+    const before = runtime.calls().list;
+    for (let i = 0; i < 5; i++) await runtime.listContainers();
+    // Other tests share this daemon and their events may force a relist; five in a row must not list five times.
+    assert.ok(runtime.calls().list - before <= 2, `lists: ${runtime.calls().list - before}`);
+    const id = await startContainer('cached', [], 'sleep 600');
+    const seen = await waitFor('new container in the cached list', async () =>
+      (await runtime.listContainers()).find((c) => c.id === id && c.state === 'running'), 5000);
+    assert.ok(seen.pid > 0, 'inspected: pid known');
+    const inspects = runtime.calls().inspect;
+    for (let i = 0; i < 3; i++) await runtime.listContainers();
+    assert.ok(runtime.calls().inspect - inspects <= 2, 'inspect results are cached');
+  } finally {
+    runtime.close();
   }
 });

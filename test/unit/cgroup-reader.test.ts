@@ -125,14 +125,33 @@ test('v2 systemd layout (system.slice/docker-<id>.scope) and the /proc fallback'
   assert.equal(u2?.memLimitBytes, MEM_TOTAL_KB * 1024, 'v2 "max" becomes the host total');
 });
 
-test('not running, or the cgroup vanished: null (and found again once it is back)', async () => {
+test('not running -> null; a new run (new pid) is resolved again; a cgroup that is gone -> null', async () => {
   const root = hostTree(4242);
   v1Container(root, `docker/${ID}`);
   const r = createCgroupUsageReader({ procRoot: join(root, 'proc'), sysRoot: join(root, 'sys') });
   assert.equal(await r.read(container({ state: 'exited', pid: 0 })), null);
   assert.ok(await r.read(container()));
-  rmSync(join(root, `sys/fs/cgroup/cpuacct/docker/${ID}`), { recursive: true });
-  assert.equal(await r.read(container()), null);
+  assert.ok(r.openFiles() >= 5, 'files stay open between reads');
+  // The container restarted under a new cgroup path (its old files are gone): found by the new pid.
+  rmSync(join(root, 'sys/fs/cgroup'), { recursive: true });
+  assert.equal(await r.read(container({ pid: 4343 })), null, 'no cgroup anywhere');
   v1Container(root, `docker/${ID}`);
-  assert.equal((await r.read(container()))?.cpuUsageNs, 160004587530);
+  writeFileSync(join(root, `sys/fs/cgroup/cpuacct/docker/${ID}/cpuacct.usage`), '42\n');
+  assert.equal((await r.read(container({ pid: 4343 })))?.cpuUsageNs, 42);
+  // Counters are re-read each time through the kept descriptors.
+  writeFileSync(join(root, `sys/fs/cgroup/cpuacct/docker/${ID}/cpuacct.usage`), '43\n');
+  assert.equal((await r.read(container({ pid: 4343 })))?.cpuUsageNs, 43);
+  r.close();
+  assert.equal(r.openFiles(), 0);
+});
+
+test('syncReads mode reads the same values', async () => {
+  const root = hostTree(4242);
+  v2Container(root, `system.slice/docker-${ID}.scope`);
+  const a = createCgroupUsageReader({ procRoot: join(root, 'proc'), sysRoot: join(root, 'sys'), clock: () => 1 });
+  const b = createCgroupUsageReader({ procRoot: join(root, 'proc'), sysRoot: join(root, 'sys'), clock: () => 1, syncReads: true });
+  assert.deepEqual(await b.read(container()), await a.read(container()));
+  assert.deepEqual(await b.read(container()), await a.read(container()));
+  a.close();
+  b.close();
 });

@@ -96,7 +96,11 @@ test('log frames are demultiplexed; raw TTY logs pass through', () => {
 
 test('DOCKER_HOST forms', () => {
   assert.deepEqual(dockerOptions('unix:///var/run/docker.sock'), { socketPath: '/var/run/docker.sock' });
-  assert.deepEqual(dockerOptions('tcp://10.0.0.1:2376'), { protocol: 'http', host: '10.0.0.1', port: 2376 });
-  assert.equal(dockerOptions(undefined), undefined);
+  assert.deepEqual(dockerOptions('/run/docker.sock'), { socketPath: '/run/docker.sock' });
+  assert.deepEqual(dockerOptions('tcp://10.0.0.1:2376'), { host: '10.0.0.1', port: 2376 });
+  assert.deepEqual(dockerOptions('tcp://docker'), { host: 'docker', port: 2375 });
+  assert.deepEqual(dockerOptions(undefined), { socketPath: '/var/run/docker.sock' });
+  assert.deepEqual(dockerOptions(''), { socketPath: '/var/run/docker.sock' });
   assert.throws(() => dockerOptions('ssh://x'), /DOCKER_HOST/);
+  assert.throws(() => dockerOptions('https://x:2376'), /TLS/);
 });

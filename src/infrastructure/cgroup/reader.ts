@@ -1,13 +1,14 @@
 // UsageReader over the cgroup files (v1 and v2) and /proc: the cheap road. The Docker daemon
 // does no work for these reads, unlike the stats API. Parsing lives in parse.ts; this file only
 // finds the files (once per container, cached) and reads them.
-import { access, readFile, readlink } from 'node:fs/promises';
+import { access, readlink } from 'node:fs/promises';
 import type { ContainerInfo, Logger, RawUsage, UsageReader } from '../../application/ports.js';
 import { effectiveMemLimit } from '../../domain/container-math.js';
 import {
   cpuUsageNsV2, flatKeyed, inactiveFile, meminfoBytes, parseBlkioV1, parseIoStatV2, parseNetDev,
   parseProcCgroup, parseProcStat, parseSingleNumber, type ProcCgroupPaths, type ProcStatSummary,
 } from './parse.js';
+import { createSmallFileReader } from './file-reader.js';
 
 export interface CgroupReaderOptions {
   /** Host's /proc (HOST_PROC), default '/proc'. */
@@ -17,6 +18,16 @@ export interface CgroupReaderOptions {
   log?: Logger;
   /** Clock for RawUsage.timestampMs; tests may pin it. */
   clock?: () => number;
+  /** Read with readSync on kept descriptors: about 3x less CPU, blocks ~1 ms per 100 containers. Default false. */
+  syncReads?: boolean;
+  /** Most files kept open (default 4096). */
+  maxOpenFiles?: number;
+}
+
+export interface CgroupUsageReader extends UsageReader {
+  /** Files currently kept open. */
+  openFiles(): number;
+  close(): void;
 }
 
 /** The resolved files of one container; null paths are controllers this host lacks. */
@@ -47,12 +58,19 @@ const PROC_STAT_TTL_MS = 20;
 const MEMINFO_TTL_MS = 60_000;
 const CACHE_SWEEP_MS = 60_000;
 
-export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): UsageReader {
+export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): CgroupUsageReader {
   const proc = opts.procRoot ?? '/proc';
   const cgroupRoot = `${opts.sysRoot ?? '/sys'}/fs/cgroup`;
   const clock = opts.clock ?? Date.now;
   const log = opts.log;
   const cache = new Map<string, ContainerFiles>();
+  const files = createSmallFileReader({ sync: opts.syncReads ?? false, maxOpen: opts.maxOpenFiles ?? 4096 });
+  const readFile = (path: string) => files.read(path);
+  /** Optional files: a missing one (e.g. a pid gone mid-read for net/dev) reads as empty. */
+  const opt = (path: string | null): Promise<string> => (path ? files.read(path).catch(() => '') : Promise.resolve(''));
+  const release = (f: ContainerFiles) => {
+    for (const p of [f.cpu, f.memUsage, f.memStat, f.memLimit, f.io, f.pids, f.netDev]) if (p) files.forget(p);
+  };
   let version: Promise<1 | 2> | undefined;
   const v1Mounts = new Map<string, Promise<string | null>>();
   let stat: { at: number; value: Promise<ProcStatSummary> } | undefined;
@@ -73,7 +91,7 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): UsageRe
 
   const procStat = (now: number): Promise<ProcStatSummary> => {
     if (!stat || now - stat.at > PROC_STAT_TTL_MS) {
-      stat = { at: now, value: readFile(`${proc}/stat`, 'latin1').then(parseProcStat) };
+      stat = { at: now, value: readFile(`${proc}/stat`).then(parseProcStat) };
     }
     return stat.value;
   };
@@ -82,7 +100,7 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): UsageRe
     if (!memTotal || now - memTotal.at > MEMINFO_TTL_MS) {
       memTotal = {
         at: now,
-        value: readFile(`${proc}/meminfo`, 'latin1').then((t) => meminfoBytes(t, 'MemTotal'), () => 0),
+        value: readFile(`${proc}/meminfo`).then((t) => meminfoBytes(t, 'MemTotal'), () => 0),
       };
     }
     return memTotal.value;
@@ -103,7 +121,10 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): UsageRe
   async function procCgroup(pid: number): Promise<ProcCgroupPaths | undefined> {
     if (!(pid > 0)) return undefined;
     try {
-      return parseProcCgroup(await readFile(`${proc}/${pid}/cgroup`, 'latin1'));
+      const path = `${proc}/${pid}/cgroup`;
+      const text = await readFile(path);
+      files.forget(path); // read once per resolve: do not keep it open
+      return parseProcCgroup(text);
     } catch {
       return undefined;
     }
@@ -172,38 +193,53 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): UsageRe
   function sweep(now: number): void {
     if (now - lastSweep < CACHE_SWEEP_MS) return;
     lastSweep = now;
-    for (const [id, f] of cache) if (now - f.lastUsedMs > CACHE_SWEEP_MS) cache.delete(id);
+    for (const [id, f] of cache) {
+      if (now - f.lastUsedMs > CACHE_SWEEP_MS) {
+        cache.delete(id);
+        release(f);
+      }
+    }
   }
 
   return {
+    openFiles: () => files.openCount(),
+    close(): void {
+      cache.clear();
+      files.close();
+    },
+
     async read(c: ContainerInfo): Promise<RawUsage | null> {
       if (c.state !== 'running' && c.state !== 'paused') return null;
       const now = clock();
       sweep(now);
-      let files = cache.get(c.id);
-      if (!files || files.pid !== c.pid) {
-        files = (await resolve(c, now)) ?? undefined;
-        if (!files) {
+      let f = cache.get(c.id);
+      if (!f || f.pid !== c.pid) {
+        // New container, or a new run of it (new init pid): its cgroup files are new too.
+        if (f) release(f);
+        f = (await resolve(c, now)) ?? undefined;
+        if (!f) {
+          cache.delete(c.id);
           log?.debug({ container: c.id }, 'cgroup files not found');
           return null;
         }
-        cache.set(c.id, files);
+        cache.set(c.id, f);
       }
-      files.lastUsedMs = now;
+      f.lastUsedMs = now;
+      const version = f.version;
       let texts: string[];
       try {
         texts = await Promise.all([
-          readFile(files.cpu, 'latin1'), opt(files.memUsage), opt(files.memStat), opt(files.memLimit),
-          opt(files.io), opt(files.pids), opt(files.netDev),
+          readFile(f.cpu), opt(f.memUsage), opt(f.memStat), opt(f.memLimit), opt(f.io), opt(f.pids), opt(f.netDev),
         ]);
       } catch {
         // The cgroup went away (container stopped or moved): resolve again next time.
         cache.delete(c.id);
+        release(f);
         return null;
       }
       const [cpuT, memT, statT, limT, ioT, pidsT, netT] = texts as [string, string, string, string, string, string, string];
       const [sys, hostMem] = await Promise.all([procStat(now), hostMemTotal(now)]);
-      const v2 = files.version === 2;
+      const v2 = version === 2;
       const io = v2 ? parseIoStatV2(ioT) : parseBlkioV1(ioT);
       const net = netT ? parseNetDev(netT) : { rx: 0, tx: 0 };
       const limit = v2 ? parseSingleNumber(limT) : flatKeyed(statT, 'hierarchical_memory_limit');
@@ -213,7 +249,7 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): UsageRe
         systemCpuNs: sys.systemCpuNs,
         onlineCpus: sys.onlineCpus,
         memRawUsageBytes: parseSingleNumber(memT),
-        memInactiveFileBytes: inactiveFile(statT, files.version),
+        memInactiveFileBytes: inactiveFile(statT, version),
         memLimitBytes: effectiveMemLimit(limit, hostMem),
         netRxBytes: net.rx,
         netTxBytes: net.tx,
@@ -224,11 +260,6 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): UsageRe
       };
     },
   };
-}
-
-/** Optional files: a missing one (e.g. a pid gone mid-read for net/dev) reads as empty. */
-function opt(path: string | null): Promise<string> {
-  return path ? readFile(path, 'latin1').catch(() => '') : Promise.resolve('');
 }
 
 function exists(path: string): Promise<boolean> {
