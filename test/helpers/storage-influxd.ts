@@ -1,0 +1,64 @@
+// A private influxd for tests that must kill it: own temp dir, own loopback ports.
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+
+export async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+export interface Influxd {
+  url: string;
+  dir: string;
+  /** kill -9 and wait for the exit. */
+  kill(): Promise<void>;
+  /** Start again on the same dir and ports. */
+  start(): Promise<void>;
+}
+
+export async function startInfluxd(): Promise<Influxd> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dw-storage-influxd-'));
+  const httpPort = await freePort();
+  const rpcPort = await freePort();
+  const conf = path.join(dir, 'influxdb.conf');
+  fs.writeFileSync(conf, [
+    'reporting-disabled = true',
+    `bind-address = "127.0.0.1:${rpcPort}"`,
+    '[meta]', `  dir = "${dir}/meta"`,
+    '[data]', `  dir = "${dir}/data"`, `  wal-dir = "${dir}/wal"`, '  query-log-enabled = false',
+    '[monitor]', '  store-enabled = false',
+    '[http]', `  bind-address = "127.0.0.1:${httpPort}"`, '  log-enabled = false',
+    '',
+  ].join('\n'));
+  const url = `http://127.0.0.1:${httpPort}`;
+  let child: ChildProcess | undefined;
+  const log = fs.openSync(path.join(dir, 'influxd.log'), 'a');
+
+  async function start(): Promise<void> {
+    child = spawn('influxd', ['-config', conf], { stdio: ['ignore', log, log] });
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      try {
+        const r = await fetch(`${url}/ping`);
+        if (r.status === 204) return;
+      } catch { /* not up yet */ }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`influxd did not answer on ${url}; see ${dir}/influxd.log`);
+  }
+  async function kill(): Promise<void> {
+    const c = child;
+    if (!c || c.exitCode !== null) return;
+    const exited = new Promise((r) => c.once('exit', r));
+    c.kill('SIGKILL');
+    await exited;
+  }
+  await start();
+  return { url, dir, kill, start };
+}

@@ -1,0 +1,130 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createInfluxStore } from '../../src/infrastructure/influx/store.js';
+import { createResilientStore } from '../../src/infrastructure/resilience/store.js';
+import type { BreakerState } from '../../src/infrastructure/resilience/breaker.js';
+import { requireEnv } from '../helpers/env.js';
+import { containerIds, makeBatch } from '../helpers/storage-batches.js';
+import { freePort, startInfluxd } from '../helpers/storage-influxd.js';
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'dw-storage-fault-'));
+
+/** Timestamps of every stored point of a container, straight from InfluxDB. */
+async function storedTimestamps(url: string, db: string, containerId: string): Promise<number[]> {
+  const q = `SELECT cpu_percent FROM container WHERE container_id = '${containerId}'`;
+  const res = await fetch(`${url}/query?db=${db}&epoch=ms&q=${encodeURIComponent(q)}`);
+  const body = await res.json() as { results: Array<{ series?: Array<{ values: Array<[number, number]> }> }> };
+  return (body.results[0]?.series?.[0]?.values ?? []).map((v) => v[0]);
+}
+
+async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    if (await cond()) return;
+    await sleep(250);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+test('fault: influxd killed -9 for 40 s while batches stream; every batch lands exactly once', { timeout: 180_000 }, async () => {
+  const influxd = await startInfluxd();
+  const bucket = `dw_storage_fault_${randomUUID().slice(0, 8)}`;
+  const states: BreakerState[] = [];
+  const store = await createResilientStore(createInfluxStore({ url: influxd.url, bucket, timeoutMs: 3000 }), {
+    dataDir: tmp(),
+    breaker: { resetTimeoutMs: 2000, timeoutMs: 5000 },
+    retry: { initialDelayMs: 100 },
+    replayIntervalMs: 300,
+  });
+  store.onBreakerState((s) => states.push(s));
+  const agents = [0, 1].map((a) => ({ id: `agent-f${a}`, ids: containerIds(`flt${a}`, 5), acked: [] as number[] }));
+  let running = true;
+  const t0 = Date.parse('2026-11-21T12:00:00Z');
+  const loops = agents.map(async (ag) => {
+    for (let i = 0; running; i++) {
+      const b = makeBatch(ag.id, `host-${ag.id}`, ag.ids, t0 + i * 1000, i);
+      await store.writeBatch(b); // resolves = acked (durable in InfluxDB or in the spool)
+      ag.acked.push(b.timestampMs);
+      await sleep(100);
+    }
+  });
+  try {
+    await sleep(3000);
+    await influxd.kill();
+    const killedAt = Date.now();
+    await waitFor('breaker open', () => store.breakerState() === 'open', 30_000);
+    const h = await store.health();
+    assert.equal(h.breaker, 'open');
+    assert.equal(h.ok, false);
+    await sleep(Math.max(0, 40_000 - (Date.now() - killedAt)));
+    const during = store.spoolStats();
+    assert.ok(during.batches > 100, `batches kept acking into the spool while influxd was down (${during.batches})`);
+    await influxd.start();
+    await sleep(3000);
+    running = false;
+    await Promise.all(loops);
+    await waitFor('spool drained', () => store.spoolStats().batches === 0 && store.breakerState() === 'closed', 60_000);
+    const after = await store.health();
+    assert.equal(after.breaker, 'closed');
+    assert.equal(after.spoolBatches, 0);
+
+    for (const ag of agents) {
+      for (const id of ag.ids) {
+        const got = await storedTimestamps(influxd.url, bucket, id);
+        assert.deepEqual(got, ag.acked, `${id}: every acked sample once, in InfluxDB`);
+      }
+    }
+    // open -> halfOpen -> closed happened, in that order.
+    const o = states.indexOf('open');
+    const ho = states.indexOf('halfOpen', o);
+    const c = states.indexOf('closed', ho);
+    assert.ok(o >= 0 && ho > o && c > ho, `state changes: ${states.join(' ')}`);
+  } finally {
+    running = false;
+    await Promise.allSettled(loops);
+    await store.close();
+    await influxd.kill();
+  }
+});
+
+test('fault: the server is killed -9 with a full spool; a restart replays it into InfluxDB', { timeout: 120_000 }, async () => {
+  const url = requireEnv('TEST_INFLUXDB_URL');
+  const dataDir = tmp();
+  const bucket = `dw_storage_spool_${randomUUID().slice(0, 8)}`;
+  const deadPort = await freePort();
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/helpers/storage-spool-writer.ts', dataDir, `http://127.0.0.1:${deadPort}`, bucket],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  let last = -1;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('writer too slow')), 60_000);
+    let buf = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => {
+      buf += d;
+      const lines = buf.split('\n'); buf = lines.pop()!;
+      for (const l of lines) last = Number(l.split(' ')[1]);
+      if (last >= 150) { clearTimeout(timer); child.kill('SIGKILL'); resolve(); }
+    });
+  });
+  await new Promise((r) => child.once('exit', r));
+
+  const store = await createResilientStore(createInfluxStore({ url, bucket }), { dataDir, replayIntervalMs: 200 });
+  try {
+    assert.ok(store.spoolStats().batches >= last + 1, `spool holds the ${last + 1} acked batches`);
+    await waitFor('replay on start', () => store.spoolStats().batches === 0, 30_000);
+    const t0 = Date.parse('2026-11-21T00:00:00Z');
+    const [id] = containerIds('spw', 1) as [string];
+    const got = await storedTimestamps(url, bucket, id);
+    assert.ok(got.length >= last + 1, `found ${got.length} of ${last + 1}`);
+    assert.deepEqual(got.slice(0, last + 1), Array.from({ length: last + 1 }, (_, i) => t0 + i * 1000));
+  } finally {
+    await store.close();
+    await fetch(`${url}/query?q=${encodeURIComponent(`DROP DATABASE "${bucket}"`)}`, { method: 'POST' });
+  }
+});
