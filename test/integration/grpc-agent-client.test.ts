@@ -122,3 +122,30 @@ test('a REJECTED batch leaves the queue (logged) and the rest flow on; close() w
   agent.send(batch('agent-x', 4));
   assert.equal(agent.stats().queued, 0, 'no new batches after close()');
 });
+
+test('a batch over the server limit is dropped after RESOURCE_EXHAUSTED; later batches flow on', async () => {
+  const h = await startServer({ maxMessageBytes: 32 * 1024 });
+  servers.push(h);
+  const log = testLogger();
+  const agent = createAgentStream({ address: h.address, log, backoff: fastBackoff });
+  agents.push(agent);
+  const big = Array.from({ length: 200 }, (_, i) => container(`c${i}`, { labels: { pad: 'y'.repeat(300) } }));
+  agent.send(batch('agent-big', 1, { containers: big }));
+  agent.send(batch('agent-big', 2));
+  await waitFor(() => agent.stats().acked === 1, 10_000, 'second batch acked');
+  assert.deepEqual(h.written.map((b) => b.sequence), [2]);
+  assert.equal(agent.stats().rejected, 1);
+  assert.equal(agent.stats().queued, 0);
+  assert.ok(log.records.some((r) => r.level === 'error' && /refuses/.test(r.msg ?? '')
+    && /RESOURCE_EXHAUSTED/.test(JSON.stringify(r.obj))));
+  await agent.close(1000);
+});
+
+test('a batch over the agent-side limit never enters the queue', async () => {
+  const log = testLogger();
+  const agent = createAgentStream({ address: '127.0.0.1:1', log, maxMessageBytes: 1024, backoff: { initialMs: 1000, maxMs: 1000 } });
+  agent.send(batch('a', 1, { containers: Array.from({ length: 20 }, (_, i) => container(`c${i}`)) }));
+  assert.equal(agent.stats().queued, 0);
+  assert.equal(agent.stats().rejected, 1);
+  await agent.close(10);
+});

@@ -138,9 +138,9 @@ export function createAgentStream(opts: AgentStreamOptions): AgentStream {
     notifyIfIdle();
   };
 
-  const scheduleReconnect = (): void => {
+  const scheduleReconnect = (minDelayMs = 0): void => {
     if (closed || reconnectTimer) return;
-    const delay = backoffDelay(attempt++, backoff.initialMs, backoff.maxMs, random);
+    const delay = Math.max(minDelayMs, backoffDelay(attempt++, backoff.initialMs, backoff.maxMs, random));
     reconnectTimer = setTimeout(() => {
       reconnectTimer = null;
       counters.reconnects++;
@@ -156,17 +156,20 @@ export function createAgentStream(opts: AgentStreamOptions): AgentStream {
     client?.close();
     client = null;
     const code = status.code;
-    if (code === grpc.status.INVALID_ARGUMENT || code === grpc.status.RESOURCE_EXHAUSTED) {
+    const oversize = code === grpc.status.RESOURCE_EXHAUSTED && /larger than max/i.test(status.details);
+    if (code === grpc.status.INVALID_ARGUMENT || oversize) {
       // The server could not even name the batch it refuses; acks come in order, so it is
       // the oldest unacked one. Resending it would fail the same way forever.
       dropHead(`${grpc.status[code]}: ${status.details}`);
     }
+    // A server that is shedding load may say how long to stay away.
+    const retryAfter = Number(status.metadata?.get('retry-after-ms')[0] ?? 0);
     if (code === grpc.status.UNAUTHENTICATED || code === grpc.status.PERMISSION_DENIED) {
       log.error({ code: grpc.status[code], details: status.details }, 'server refused the agent token');
     } else if (code !== grpc.status.OK) {
       log.warn({ code: grpc.status[code], details: status.details, queued: queue.length }, 'metrics stream lost; reconnecting');
     }
-    scheduleReconnect();
+    scheduleReconnect(Number.isFinite(retryAfter) ? retryAfter : 0);
   };
 
   function connect(): void {
