@@ -216,3 +216,20 @@ test('graceful close acks the batch in flight, then ends the stream UNAVAILABLE'
   assert.match(st.details, /shutting down/);
   c.close();
 });
+
+test('a burst larger than the read-ahead window is read in steps and acked in order', async () => {
+  const h = await startServer({ sink: { writeBatch: () => new Promise((r) => setTimeout(r, 1)) } });
+  servers.push(h);
+  const c = rawClient(h.address);
+  const call = c.StreamMetrics();
+  const res = collect(call);
+  const N = 300;
+  for (let s = 1; s <= N; s++) call.write(metricDataToWire(batch('burst', s)));
+  call.end();
+  const st = await res.status;
+  assert.equal(st.code, grpc.status.OK);
+  assert.deepEqual(res.items.map((r) => Number(r.sequence)), Array.from({ length: N }, (_, i) => i + 1));
+  assert.ok(res.items.every((r) => r.status === 'ACK'));
+  assert.ok(h.server.stats().readPauses > 0, 'reading paused while batches waited');
+  c.close();
+});

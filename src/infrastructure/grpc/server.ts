@@ -53,6 +53,8 @@ export interface GrpcServerStats {
   duplicates: number;
   rejected: number;
   streamErrors: number;
+  /** Times an agent stream was paused because too many of its batches waited for ingest. */
+  readPauses: number;
   subscriberMessages: number;
   subscriberDropped: number;
 }
@@ -67,6 +69,7 @@ export interface GrpcServer {
 
 export { DEFAULT_MAX_MESSAGE_BYTES };
 export const DEFAULT_SUBSCRIBER_QUEUE = 1000;
+const MAX_PENDING_PER_STREAM = 64;
 
 /** Marks bytes that did not decode, so the handler can answer INVALID_ARGUMENT instead of grpc-js's INTERNAL. */
 interface DecodeFailure { readonly decodeError: string }
@@ -102,6 +105,8 @@ interface AgentStream {
   call: grpc.ServerDuplexStream<unknown, unknown>;
   chain: Promise<void>;
   done: boolean;
+  /** Batches received and not yet answered. */
+  pending: number;
   peer: string;
 }
 
@@ -129,7 +134,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   const agentLocks = new Map<string, Promise<unknown>>();
   const counters = {
     batchesReceived: 0, acked: 0, duplicates: 0, rejected: 0, streamErrors: 0,
-    subscriberMessages: 0, droppedClosed: 0,
+    subscriberMessages: 0, droppedClosed: 0, readPauses: 0,
   };
   let closing = false;
   let boundAddress: string | null = null;
@@ -193,13 +198,13 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   };
 
   const streamMetrics = (call: grpc.ServerDuplexStream<unknown, unknown>): void => {
-    const s: AgentStream = { call, chain: Promise.resolve(), done: false, peer: call.getPeer() };
+    const s: AgentStream = { call, chain: Promise.resolve(), done: false, pending: 0, peer: call.getPeer() };
     if (closing) {
       endWithError(call, new AppError('UNAVAILABLE', 'server shutting down'));
       return;
     }
     streams.add(s);
-    const auth = deps.authorize ? deps.authorize(call.metadata, 'StreamMetrics') : Promise.resolve();
+    const auth = Promise.resolve().then(() => deps.authorize?.(call.metadata, 'StreamMetrics'));
     s.chain = auth.then(
       // Headers now, so the client knows it is connected before the first ack.
       () => { if (!s.done) call.sendMetadata(new grpc.Metadata()); },
@@ -208,7 +213,17 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     call.on('data', (raw: unknown) => {
       counters.batchesReceived++;
       const whileClosing = closing;
-      s.chain = s.chain.then(() => handleBatch(s, raw, whileClosing)).catch((err) => failStream(s, err));
+      // Stop reading while many batches wait for ingest: HTTP/2 flow control then holds the agent back.
+      if (++s.pending === MAX_PENDING_PER_STREAM) {
+        counters.readPauses++;
+        call.pause();
+      }
+      s.chain = s.chain
+        .then(() => handleBatch(s, raw, whileClosing))
+        .catch((err) => failStream(s, err))
+        .finally(() => {
+          if (--s.pending === MAX_PENDING_PER_STREAM / 2 && !closing && !s.done) call.resume();
+        });
     });
     call.on('end', () => {
       // The agent half-closed: answer what is in flight, then finish the call.
@@ -389,6 +404,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
         duplicates: counters.duplicates,
         rejected: counters.rejected,
         streamErrors: counters.streamErrors,
+        readPauses: counters.readPauses,
         subscriberMessages: counters.subscriberMessages,
         subscriberDropped: dropped,
       };
