@@ -49,7 +49,7 @@ test('GET/PUT /api/alert-rules: roles, round trip, bad body -> 400 and the rules
   assert.match(bad.json().message, /not a duration/);
   assert.equal(engine.ruleSet().rules.find((r) => r.id === 'cpu')!.forMs, 60_000);
 
-  const put = await a.inject({ method: 'PUT', url: '/api/alert-rules', payload: { ...get.json(), overrides: [{ match: 'db-*', cpu_threshold: 40 }] } });
+  const put = await a.inject({ method: 'PUT', url: '/api/alert-rules', payload: { ...(get.json() as object), overrides: [{ match: 'db-*', cpu_threshold: 40 }] } });
   assert.equal(put.statusCode, 200);
   assert.deepEqual(put.json().overrides, [{ match: 'db-*', cpu_threshold: 40 }]);
   assert.deepEqual((await a.inject({ method: 'GET', url: '/api/alert-rules' })).json(), put.json());

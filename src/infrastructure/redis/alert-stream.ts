@@ -68,6 +68,16 @@ export interface AlertStreamConsumer {
 
 type Entry = [id: string, fields: string[] | null];
 
+/**
+ * The entries of a one-stream XREADGROUP reply. RESP2 gives [[stream, entries]]; over RESP3
+ * (ioredis 6's default) the map arrives flattened as [stream, entries].
+ */
+export function streamEntries(res: unknown): Entry[] {
+  if (!Array.isArray(res) || res.length === 0) return [];
+  if (Array.isArray(res[0])) return ((res[0] as unknown[])[1] as Entry[] | undefined) ?? [];
+  return (res[1] as Entry[] | undefined) ?? [];
+}
+
 export function startAlertStreamConsumer(opts: AlertStreamConsumerOptions): AlertStreamConsumer {
   const stream = opts.stream ?? DEFAULT_ALERT_STREAM;
   const group = opts.group ?? DEFAULT_ALERT_GROUP;
@@ -111,9 +121,7 @@ export function startAlertStreamConsumer(opts: AlertStreamConsumerOptions): Aler
         if (!groupReady) { await ensureGroup(r, stream, group); groupReady = true; }
         if (!ownPendingChecked) {
           // Entries this consumer took before a restart and never acked.
-          const own = (await r.call('XREADGROUP', 'GROUP', group, opts.consumer, 'COUNT', '100', 'STREAMS', stream, '0')) as
-            [string, Entry[]][] | null;
-          await process(own?.[0]?.[1] ?? []);
+          await process(streamEntries(await r.call('XREADGROUP', 'GROUP', group, opts.consumer, 'COUNT', '100', 'STREAMS', stream, '0')));
           ownPendingChecked = true;
         }
         if (Date.now() - lastClaim >= Math.min(claimIdleMs, 10_000)) {
@@ -125,9 +133,8 @@ export function startAlertStreamConsumer(opts: AlertStreamConsumerOptions): Aler
           if (claimed.length > 0) opts.log.info({ count: claimed.length }, 'took over alert notifications of a dead worker');
           await process(claimed);
         }
-        const res = (await r.call('XREADGROUP', 'GROUP', group, opts.consumer, 'COUNT', String(count), 'BLOCK', String(blockMs),
-          'STREAMS', stream, '>')) as [string, Entry[]][] | null;
-        if (res) await process(res[0]?.[1] ?? []);
+        await process(streamEntries(await r.call('XREADGROUP', 'GROUP', group, opts.consumer, 'COUNT', String(count),
+          'BLOCK', String(blockMs), 'STREAMS', stream, '>')));
       } catch (err) {
         if (!running) break;
         s.errors++;
