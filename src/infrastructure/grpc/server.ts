@@ -331,6 +331,8 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
       const mine = filter.filterBatch(batch);
       if (mine) enqueue(sub, mine);
     });
+    // Headers first, so a client can tell "connected, nothing matches yet" from "no answer".
+    call.sendMetadata(new grpc.Metadata());
     for (const b of snapshot(filter)) enqueue(sub, b);
     log.info({ peer: call.getPeer(), subscribers: subscribers.size }, 'subscriber connected');
   };
