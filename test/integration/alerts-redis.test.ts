@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import type { Notification } from '../../src/application/alert-ports.js';
+import type { AlertEvent } from '../../src/application/alert-ports.js';
 import type { MetricBatch } from '../../src/domain/types.js';
 import { createMemoryBus } from '../../src/infrastructure/memory/bus.js';
 import { createAlertStreamPublisher, startAlertStreamConsumer, streamEntries } from '../../src/infrastructure/redis/alert-stream.js';
@@ -16,9 +16,9 @@ import { requireEnv } from '../helpers/env.js';
 import { memoryLog } from '../helpers/silent-log.js';
 
 const url = requireEnv('TEST_REDIS_URL');
-const alertOf = (id: string): Notification => ({ kind: 'alert', alert: {
+const alertOf = (id: string): AlertEvent => ({
   id, ruleId: 'cpu', severity: 'warning', state: 'firing', host: 'h', containerId: 'c', containerName: 'web', value: 1,
-  threshold: 1, message: 'm', timestampMs: 1 } });
+  threshold: 1, message: 'm', timestampMs: 1 });
 
 test('cooldown: SET NX PX lets exactly one of two clients through until it expires', async () => {
   const [a, b] = [createRedisClient(url), createRedisClient(url)];
@@ -41,7 +41,7 @@ test('stream: an alert published while no worker runs is delivered once a worker
   try {
     await waitReady(pubClient);
     const publisher = createAlertStreamPublisher(pubClient, { stream, maxLen: 100 });
-    await publisher.publish((alertOf('one') as { alert: never }).alert);
+    await publisher.publish(alertOf('one'));
 
     // A worker that takes an entry and dies before acking it.
     const deadClient = createRedisClient(url);
@@ -49,7 +49,7 @@ test('stream: an alert published while no worker runs is delivered once a worker
     await waitReady(deadClient);
     const taken = streamEntries(await deadClient.call('XREADGROUP', 'GROUP', 'notifiers', 'dead-worker', 'COUNT', '1', 'STREAMS', stream, '>'));
     assert.equal(taken.length, 1, 'the dead worker took the first alert');
-    await publisher.publish((alertOf('two') as { alert: never }).alert);
+    await publisher.publish(alertOf('two'));
 
     const got: string[] = [];
     const workerClient = createRedisClient(url);
@@ -107,7 +107,7 @@ test('Redis down: the bus keeps delivering locally and publish does not throw; t
     await bus.publish(batch({ timestampMs: 1, sequence: 7 }));
     await waitFor('local delivery', () => seen.includes(7), 5000);
     assert.ok(bus.stats().publishFailed >= 1);
-    await assert.rejects(createAlertStreamPublisher(pub, { stream: 'x' }).publish((alertOf('z') as { alert: never }).alert),
+    await assert.rejects(createAlertStreamPublisher(pub, { stream: 'x' }).publish(alertOf('z')),
       (e: { code?: string }) => e.code === 'UNAVAILABLE');
     await redis.start();
     await waitReady(pub, 15_000);
