@@ -15,6 +15,8 @@ import type { Logger } from './ports.js';
 export interface CollectedSnapshot {
   host: HostSample | null;
   containers: ContainerSample[];
+  /** False when the container runtime could not be asked (defaults to host.runtimeAvailable). */
+  runtimeAvailable?: boolean;
 }
 
 export interface AgentLoopDeps {
@@ -53,7 +55,7 @@ export function runAgentLoop(deps: AgentLoopDeps): AgentLoop {
       const snap = await deps.collect();
       // Without a reachable runtime the container list is empty for want of knowledge, not
       // because every container is gone: do not let the server drop them all.
-      const complete = snap.host === null || snap.host.runtimeAvailable !== false;
+      const complete = (snap.runtimeAvailable ?? snap.host?.runtimeAvailable) !== false;
       const batch: MetricBatch = {
         agentId: deps.agentId,
         hostname: deps.hostname,

@@ -149,3 +149,20 @@ test('a batch over the agent-side limit never enters the queue', async () => {
   assert.equal(agent.stats().rejected, 1);
   await agent.close(10);
 });
+
+test('a server that dies with a batch stuck in storage: the agent keeps it and the successor gets it', async () => {
+  const stuck = new Promise<void>(() => {}); // this storage never answers
+  const h1 = await startServer({ sink: { writeBatch: async (b) => { if (b.sequence >= 3) await stuck; } } });
+  const port = h1.port;
+  const agent = createAgentStream({ address: h1.address, log: testLogger(), backoff: fastBackoff });
+  agents.push(agent);
+  for (let s = 1; s <= 5; s++) agent.send(batch('agent-k', s));
+  await waitFor(() => agent.stats().acked === 2);
+  await h1.server.close(200); // grace runs out: forced shutdown, batch 3 never acked
+  assert.equal(agent.stats().queued, 3);
+  const h2 = await startServer({ port });
+  servers.push(h2);
+  await waitFor(() => agent.stats().queued === 0, 20_000, 'resent to the new server');
+  assert.deepEqual(h2.written.map((b) => b.sequence), [3, 4, 5]);
+  await agent.close(1000);
+});

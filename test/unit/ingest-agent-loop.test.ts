@@ -90,3 +90,14 @@ test('without a container runtime the batch is not complete; failed collections 
   assert.ok(log.records.some((r) => r.level === 'warn' && r.msg === 'collection failed'));
   await loop.stop();
 });
+
+test('runtimeAvailable from the collector wins over the host sample', async () => {
+  const sent: MetricBatch[] = [];
+  const loop = runAgentLoop({
+    collect: async () => ({ host: null, containers: [], runtimeAvailable: false }),
+    send: (b) => sent.push(b), agentId: 'a', hostname: 'h', intervalMs: 60_000, clock: Date.now, log: testLogger(),
+  });
+  await waitFor(() => sent.length === 1);
+  await loop.stop();
+  assert.equal(sent[0]!.complete, false);
+});
