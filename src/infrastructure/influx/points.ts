@@ -7,7 +7,7 @@
 // Every numeric field is a float, always, so a field never changes type between writes.
 // Timestamps are in ms (precision=ms): same tags and timestamp overwrite = idempotent writes.
 import { Point } from '@influxdata/influxdb-client';
-import type { MetricBatch } from '../../domain/types.js';
+import type { ContainerSample, MetricBatch } from '../../domain/types.js';
 import { containerValues, CONTAINER_METRICS, hostValues, HOST_METRICS } from '../../domain/rollup.js';
 import type { AlertEvent } from '../../application/store-ports.js';
 
@@ -21,13 +21,55 @@ function fields(p: Point, metrics: readonly { key: string; column: string }[], v
   return p;
 }
 
+// Hot path: the measurement+tag prefix of a series is built once by the library's Point
+// (which does the escaping) and cached; the fields are our fixed column names (nothing to
+// escape) with finite numbers written as Point.floatField writes them (String(n)), sorted by
+// name as Point sorts them. The result is byte-identical to Point.toLineProtocol()
+// (checked in the tests) at a fraction of the cost: at ingest rates the per-point tag sorting
+// and escaping of Point was the largest CPU cost of the write path.
+const SORTED_CONTAINER = [...CONTAINER_METRICS].sort((a, b) => (a.column < b.column ? -1 : 1));
+const prefixCache = new Map<string, string>();
+const PREFIX_CACHE_MAX = 100_000;
+
+function seriesPrefix(hostname: string, id: string, name: string, image: string): string {
+  const key = `${hostname}\u0000${id}\u0000${name}\u0000${image}`;
+  let prefix = prefixCache.get(key);
+  if (prefix === undefined) {
+    const probe = new Point(MEASUREMENT.container)
+      .tag('host', hostname).tag('container_id', id).tag('container_name', name).tag('image', image)
+      .floatField('x', 0).toLineProtocol({ convertTime: () => undefined })!;
+    prefix = probe.slice(0, probe.length - ' x=0'.length);
+    if (prefixCache.size >= PREFIX_CACHE_MAX) prefixCache.clear();
+    prefixCache.set(key, prefix);
+  }
+  return prefix;
+}
+
+/** The container line as Point would write it, without Point's per-line work. */
+export function containerLine(hostname: string, c: ContainerSample): string | undefined {
+  const vals = containerValues(c);
+  let f = '';
+  for (const m of SORTED_CONTAINER) {
+    const v = vals[m.key];
+    if (!Number.isFinite(v)) continue;
+    f += f === '' ? `${m.column}=${String(v)}` : `,${m.column}=${String(v)}`;
+  }
+  if (f === '') return undefined;
+  return `${seriesPrefix(hostname, c.id, c.name, c.image)} ${f} ${c.timestampMs}`;
+}
+
+/** Reference implementation with Point for every line (tests compare the two). */
+export function containerLineWithPoint(hostname: string, c: ContainerSample): string | undefined {
+  const p = new Point(MEASUREMENT.container)
+    .tag('host', hostname).tag('container_id', c.id).tag('container_name', c.name).tag('image', c.image)
+    .timestamp(c.timestampMs);
+  return fields(p, CONTAINER_METRICS, containerValues(c)).toLineProtocol();
+}
+
 export function batchToLines(batch: MetricBatch): string[] {
   const lines: string[] = [];
   for (const c of batch.containers) {
-    const p = new Point(MEASUREMENT.container)
-      .tag('host', batch.hostname).tag('container_id', c.id).tag('container_name', c.name).tag('image', c.image)
-      .timestamp(c.timestampMs);
-    const line = fields(p, CONTAINER_METRICS, containerValues(c)).toLineProtocol();
+    const line = containerLine(batch.hostname, c);
     if (line) lines.push(line);
   }
   if (batch.host) {

@@ -39,7 +39,10 @@ export interface InfluxStoreOptions {
   maxLinesPerWrite?: number;
   /** Per-request timeout, default 10 s. */
   timeoutMs?: number;
-  /** gzip request bodies (v1 path; the client library decides on the v2 path). Default true. */
+  /**
+   * gzip request bodies on the v1 path (the client library gzips on the v2 path). Default:
+   * on, except for a loopback URL, where compressing costs CPU and saves nothing.
+   */
   gzip?: boolean;
   log?: Logger;
 }
@@ -94,7 +97,7 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
   const retentionDays = opts.retentionDays ?? 30;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const maxLines = opts.maxLinesPerWrite ?? 10_000;
-  const useGzip = opts.gzip ?? true;
+  const useGzip = opts.gzip ?? !/^https?:\/\/(127\.\d+\.\d+\.\d+|localhost|\[::1\])(:|\/|$)/.test(base);
   const log = opts.log;
   const client = new InfluxDB({ url: base, token, timeout: timeoutMs });
 

@@ -1,0 +1,38 @@
+// Benchmark server process: the real gRPC server, ingest use case and store, as the server
+// composition wires them (InfluxDB behind the resilient store, or the embedded store).
+// Prints {"port": n} once listening; SIGTERM closes it.
+import { createGrpcServer } from '../src/infrastructure/grpc/server.js';
+import { createMemoryBus } from '../src/infrastructure/memory/bus.js';
+import { createMemoryLatestStore } from '../src/infrastructure/memory/latest-store.js';
+import { createMemoryLedger } from '../src/infrastructure/memory/ledger.js';
+import { ingestBatch } from '../src/application/ingest.js';
+import { createInfluxStore } from '../src/infrastructure/influx/store.js';
+import { createResilientStore } from '../src/infrastructure/resilience/store.js';
+import { createSqliteStore } from '../src/infrastructure/sqlite/store.js';
+import type { Logger } from '../src/application/ports.js';
+import type { MetricsStore } from '../src/application/store-ports.js';
+
+const cfg = JSON.parse(process.argv[2]!) as { store: 'influx' | 'sqlite'; url?: string; bucket?: string; dataDir: string };
+const log: Logger = { debug() {}, info() {}, warn() {}, error: (o, m) => { console.error(m ?? '', o); }, child: () => log };
+
+const store: MetricsStore = cfg.store === 'influx'
+  ? await createResilientStore(createInfluxStore({ url: cfg.url!, bucket: cfg.bucket ?? 'dockwatch_bench', log }), { dataDir: cfg.dataDir, log })
+  : createSqliteStore({ dataDir: cfg.dataDir, log });
+const bus = createMemoryBus({ log });
+const latest = createMemoryLatestStore();
+const ledger = createMemoryLedger();
+const server = createGrpcServer({
+  ingest: (b) => ingestBatch({ ledger, sink: store, latest, bus, log }, b),
+  bus, latest, log,
+});
+const port = await server.listen('127.0.0.1', 0);
+process.stdout.write(`${JSON.stringify({ port })}\n`);
+process.on('SIGTERM', () => {
+  void (async () => {
+    await server.close(2000);
+    const h = await store.health();
+    process.stderr.write(`store health at exit: ${JSON.stringify(h)}\n`);
+    await store.close();
+    process.exit(0);
+  })();
+});

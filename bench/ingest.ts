@@ -1,0 +1,340 @@
+// Ingest benchmark (issue 3): simulated agents stream generated batches over real gRPC into
+// the server (a child process: gRPC server + ingest use case + store), which writes to a real
+// local InfluxDB; then the same with the embedded store. In the same run: the InfluxDB
+// ceiling (4 writers posting pre-built line protocol, 5,000-point batches, 9 fields per
+// point, to /write), the adapters on their own (writeBatch called directly), and a 24 h
+// history query at auto step on each store.
+//
+// Run alone: node --import tsx bench/ingest.ts [seconds]
+import { spawn, type ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createAgentStream } from '../src/infrastructure/grpc/agent-client.js';
+import { createInfluxStore } from '../src/infrastructure/influx/store.js';
+import { createSqliteStore } from '../src/infrastructure/sqlite/store.js';
+import { autoStepMs } from '../src/domain/rollup.js';
+import type { Logger } from '../src/application/ports.js';
+import type { MetricsStore } from '../src/application/store-ports.js';
+import type { MetricBatch } from '../src/domain/types.js';
+import { containerIds, containerSample, makeBatch } from '../test/helpers/storage-batches.js';
+import { startInfluxd } from '../test/helpers/storage-influxd.js';
+
+export interface IngestBenchOptions {
+  /** Seconds per measured phase (default 15). */
+  seconds?: number;
+  /** Simulated agents (default 20). */
+  agents?: number;
+  containersPerBatch?: number;
+  /** Unacked batches per agent in the saturation phase (default 4). */
+  window?: number;
+  /** Use this InfluxDB instead of starting a private influxd. */
+  influxUrl?: string;
+  print?: (line: string) => void;
+}
+
+export interface Rate { containerSamplesPerSec: number; pointsPerSec: number; p50Ms: number; p95Ms: number; p99Ms: number }
+export interface IngestBenchResult {
+  machine: Record<string, string | number>;
+  ceilingPointsPerSec: number;
+  adapterInflux: Rate;
+  adapterSqlite: Rate;
+  grpcInflux: Rate & { serverRssMaxMb: number; serverCpuPercent: number };
+  grpcInfluxPaced: Rate & { targetPointsPerSec: number; serverRssMaxMb: number; serverCpuPercent: number };
+  grpcSqlite: Rate & { serverRssMaxMb: number; serverCpuPercent: number };
+  history24hMs: { influx: number; sqlite: number; sqliteRawTier: number };
+}
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
+
+function pct(xs: number[], p: number): number {
+  if (xs.length === 0) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
+
+function rate(samples: number, points: number, seconds: number, lat: number[]): Rate {
+  return {
+    containerSamplesPerSec: Math.round(samples / seconds), pointsPerSec: Math.round(points / seconds),
+    p50Ms: round(pct(lat, 50)), p95Ms: round(pct(lat, 95)), p99Ms: round(pct(lat, 99)),
+  };
+}
+
+function machine(influxVersion: string): Record<string, string | number> {
+  return {
+    cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length,
+    memGb: round(os.totalmem() / 2 ** 30), kernel: os.release(), node: process.version, influxd: influxVersion,
+  };
+}
+
+/** utime+stime of a process in clock ticks (100 Hz on Linux). */
+function cpuTicks(pid: number): number {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return Number(f[11]) + Number(f[12]);
+}
+function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+// ---------- (a) the InfluxDB ceiling ----------
+async function ceiling(url: string, seconds: number): Promise<number> {
+  const db = `bench_ceiling_${Date.now()}`;
+  await fetch(`${url}/query?q=${encodeURIComponent(`CREATE DATABASE "${db}"`)}`, { method: 'POST' });
+  const ids = containerIds('ceil', 1000);
+  const base = Date.now() - 3_600_000;
+  // Pre-built: 60 batches of 5,000 points, 9 fields each, same schema as the adapter writes.
+  const batches: string[] = [];
+  for (let b = 0; b < 60; b++) {
+    const lines: string[] = [];
+    for (let k = 0; k < 5000; k++) {
+      const id = ids[k % 1000]!;
+      const ts = base + (b * 5 + Math.floor(k / 1000)) * 1000;
+      lines.push(`container,container_id=${id},container_name=web-${id.slice(0, 6)},host=bench-host,image=nginx:1.27 `
+        + `blk_read_bytes=${k * 4096},blk_write_bytes=${k * 8192},cpu_percent=${(k % 100) + 0.5},mem_limit_bytes=536870912,`
+        + `mem_percent=${(k % 50) + 0.25},mem_usage_bytes=${50_000_000 + k},net_rx_bytes=${k * 1000},net_tx_bytes=${k * 500},pids=${k % 7} ${ts}`);
+    }
+    batches.push(lines.join('\n'));
+  }
+  let points = 0;
+  let next = 0;
+  const end = Date.now() + seconds * 1000;
+  const t0 = Date.now();
+  await Promise.all([0, 1, 2, 3].map(async () => {
+    while (Date.now() < end) {
+      const body = batches[next++ % batches.length]!;
+      const r = await fetch(`${url}/write?db=${db}&precision=ms`, { method: 'POST', body });
+      if (r.status !== 204) throw new Error(`ceiling write: HTTP ${r.status} ${await r.text()}`);
+      points += 5000;
+    }
+  }));
+  const secs = (Date.now() - t0) / 1000;
+  await fetch(`${url}/query?q=${encodeURIComponent(`DROP DATABASE "${db}"`)}`, { method: 'POST' });
+  return Math.round(points / secs);
+}
+
+// ---------- (b, c) an adapter on its own ----------
+async function adapterRate(store: MetricsStore, seconds: number, callers: number, perBatch: number): Promise<Rate> {
+  const lat: number[] = [];
+  let samples = 0;
+  let points = 0;
+  const end = Date.now() + seconds * 1000;
+  const t0 = Date.now();
+  const base = Date.now() - 6 * 3_600_000;
+  await Promise.all(Array.from({ length: callers }, async (_, a) => {
+    const ids = containerIds(`ad${a}x`, perBatch);
+    for (let i = 0; Date.now() < end; i++) {
+      const b = makeBatch(`bench-ad-${a}`, `bench-host-${a}`, ids, base + i * 1000, i);
+      const s = performance.now();
+      await store.writeBatch(b);
+      lat.push(performance.now() - s);
+      samples += perBatch;
+      points += perBatch + 1;
+    }
+  }));
+  return rate(samples, points, (Date.now() - t0) / 1000, lat);
+}
+
+// ---------- (d) over real gRPC, server in a child process ----------
+async function startServer(cfg: Record<string, unknown>): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'ingest-server.ts'), JSON.stringify(cfg)],
+    { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('server did not start')), 30_000);
+    let buf = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => {
+      buf += d;
+      const m = /\{"port":(\d+)\}/.exec(buf);
+      if (m) { clearTimeout(t); resolve(Number(m[1])); }
+    });
+    child.once('exit', (c) => reject(new Error(`server exited ${c}`)));
+  });
+  return { child, port };
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  await Promise.race([exited, sleep(15_000)]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+interface GrpcRunOptions { agents: number; perBatch: number; seconds: number; window: number; batchesPerSec?: number }
+
+async function grpcRun(port: number, pid: number, o: GrpcRunOptions): Promise<Rate & { serverRssMaxMb: number; serverCpuPercent: number }> {
+  const sentAt = new Map<string, number>();
+  const lat: number[] = [];
+  let measuring = false;
+  let samples = 0;
+  let points = 0;
+  const outstanding = new Map<string, number>();
+  const wake = new Map<string, () => void>();
+  const streams = Array.from({ length: o.agents }, (_, a) => {
+    const agentId = `bench-agent-${a}-${Date.now()}`;
+    outstanding.set(agentId, 0);
+    const stream = createAgentStream({
+      address: `127.0.0.1:${port}`, log: silent, queueSize: 10_000,
+      onAck: (ack) => {
+        const k = `${ack.agentId}/${ack.sequence}`;
+        const s = sentAt.get(k);
+        sentAt.delete(k);
+        outstanding.set(ack.agentId, (outstanding.get(ack.agentId) ?? 1) - 1);
+        if (s !== undefined && measuring) {
+          lat.push(performance.now() - s);
+          samples += o.perBatch;
+          points += o.perBatch + 1;
+        }
+        wake.get(ack.agentId)?.();
+      },
+    });
+    return { agentId, stream, ids: containerIds(`g${a}x${Date.now() % 100000}`, o.perBatch) };
+  });
+  const base = Date.now() - 3_600_000;
+  const send = (ag: (typeof streams)[number], i: number): void => {
+    const b: MetricBatch = makeBatch(ag.agentId, `host-${ag.agentId}`, ag.ids, base + i * 1000, i);
+    sentAt.set(`${ag.agentId}/${b.sequence}`, performance.now());
+    outstanding.set(ag.agentId, (outstanding.get(ag.agentId) ?? 0) + 1);
+    ag.stream.send(b);
+  };
+  let stop = false;
+  const warmupMs = 3000;
+  let rssMax = 0;
+  const rssTimer = setInterval(() => { try { rssMax = Math.max(rssMax, rssMb(pid)); } catch { /* exited */ } }, 250);
+  let cpu0 = 0;
+  let t0 = 0;
+  setTimeout(() => { measuring = true; cpu0 = cpuTicks(pid); t0 = Date.now(); }, warmupMs);
+
+  if (o.batchesPerSec) {
+    // Open loop: a fixed rate spread over the agents, whatever the acks do.
+    const counters = streams.map(() => 0);
+    const tickMs = 20;
+    const perTick = (o.batchesPerSec * tickMs) / 1000;
+    let carry = 0;
+    let rr = 0;
+    const timer = setInterval(() => {
+      carry += perTick;
+      while (carry >= 1) {
+        const k = rr++ % streams.length;
+        send(streams[k]!, counters[k]!++);
+        carry -= 1;
+      }
+    }, tickMs);
+    await sleep(warmupMs + o.seconds * 1000);
+    clearInterval(timer);
+  } else {
+    // Closed loop: each agent keeps `window` batches unacked, as fast as acks come back.
+    const loops = streams.map(async (ag) => {
+      for (let i = 0; !stop; i++) {
+        while ((outstanding.get(ag.agentId) ?? 0) >= o.window && !stop) {
+          await new Promise<void>((r) => { wake.set(ag.agentId, r); setTimeout(r, 200); });
+        }
+        if (stop) break;
+        send(ag, i);
+      }
+    });
+    await sleep(warmupMs + o.seconds * 1000);
+    stop = true;
+    for (const w of wake.values()) w();
+    await Promise.all(loops);
+  }
+  measuring = false;
+  const secs = (Date.now() - t0) / 1000;
+  const cpuPct = ((cpuTicks(pid) - cpu0) / 100 / secs) * 100;
+  clearInterval(rssTimer);
+  await Promise.all(streams.map((s) => s.stream.close(5000)));
+  return { ...rate(samples, points, secs, lat), serverRssMaxMb: round(rssMax), serverCpuPercent: round(cpuPct) };
+}
+
+// ---------- history: 24 h at auto step ----------
+async function history24h(store: MetricsStore, before?: () => void): Promise<number> {
+  const id = containerIds('hist24', 1)[0]!;
+  const now = Date.now();
+  const from = now - 86_400_000;
+  for (let t = from; t < now; t += 5000 * 1000) {
+    const containers = Array.from({ length: Math.min(5000, Math.floor((now - t) / 1000)) }, (_, k) => containerSample(id, t + k * 1000, k));
+    await store.writeBatch({ agentId: 'hist', hostname: 'hist-host', sequence: t, timestampMs: t, host: null, containers, events: [], complete: false, intervalMs: 1000 });
+  }
+  before?.();
+  const step = autoStepMs(86_400_000);
+  const times: number[] = [];
+  let n = 0;
+  for (let i = 0; i < 20; i++) {
+    const s = performance.now();
+    n = (await store.queryContainer({ containerId: id, fromMs: from, toMs: now, stepMs: step })).length;
+    times.push(performance.now() - s);
+  }
+  if (n < 700) throw new Error(`24 h query returned only ${n} points`);
+  return round(pct(times, 50), 2);
+}
+
+export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBenchResult> {
+  const print = opts.print ?? ((l: string) => console.log(l));
+  const seconds = opts.seconds ?? 15;
+  const agents = opts.agents ?? 20;
+  const perBatch = opts.containersPerBatch ?? 50;
+  const window = opts.window ?? 4;
+  const influxd = opts.influxUrl ? undefined : await startInfluxd();
+  const url = opts.influxUrl ?? influxd!.url;
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dw-storage-bench-'));
+  try {
+    const version = (await fetch(`${url}/ping`)).headers.get('x-influxdb-version') ?? 'unknown';
+    const m = machine(version);
+    print(`machine: ${JSON.stringify(m)}`);
+
+    const ceil = await ceiling(url, seconds);
+    print(`(a) InfluxDB ceiling: ${ceil} points/s (4 writers, 5,000-point batches, 9 fields, /write)`);
+
+    const influx = createInfluxStore({ url, bucket: `bench_adapter_${Date.now()}` });
+    const adapterInflux = await adapterRate(influx, seconds, 32, perBatch);
+    print(`(b) InfluxDB adapter, writeBatch direct, 32 callers x ${perBatch} containers: ${JSON.stringify(adapterInflux)}`);
+    const hInflux = await history24h(influx);
+    await influx.close();
+
+    const sqliteDir = path.join(tmp, 'sqlite-direct');
+    let clock = Date.now();
+    const sqlite = createSqliteStore({ dataDir: sqliteDir, compactEveryMs: 0, now: () => clock });
+    const adapterSqlite = await adapterRate(sqlite, seconds, 32, perBatch);
+    print(`(c) embedded store, writeBatch direct, 32 callers x ${perBatch} containers: ${JSON.stringify(adapterSqlite)}`);
+    const hSqliteRaw = await history24h(sqlite);
+    clock = Date.now();
+    const hSqlite = await history24h(sqlite, () => { clock = Date.now(); sqlite.compact(); });
+    await sqlite.close();
+    print(`history 24 h at auto step (median of 20): influx ${hInflux} ms, embedded ${hSqlite} ms (rollup tier), ${hSqliteRaw} ms before compaction (raw rows)`);
+
+    const runs: Record<string, Rate & { serverRssMaxMb: number; serverCpuPercent: number }> = {};
+    for (const kind of ['influx', 'sqlite'] as const) {
+      const srv = await startServer({ store: kind, url, bucket: `bench_grpc_${kind}_${Date.now()}`, dataDir: path.join(tmp, `server-${kind}`) });
+      try {
+        runs[kind] = await grpcRun(srv.port, srv.child.pid!, { agents, perBatch, seconds, window });
+        print(`(d) gRPC -> server -> ${kind}, ${agents} agents x ${perBatch} containers, window ${window}: ${JSON.stringify(runs[kind])}`);
+        if (kind === 'influx') {
+          const target = 0.6 * ceil;
+          const r = await grpcRun(srv.port, srv.child.pid!, { agents, perBatch, seconds, window, batchesPerSec: target / (perBatch + 1) });
+          runs.paced = { ...r };
+          print(`(d) gRPC -> server -> influx paced at 60% of the ceiling (${Math.round(target)} points/s): ${JSON.stringify(r)}`);
+        }
+      } finally {
+        await stopServer(srv.child);
+      }
+    }
+    return {
+      machine: m, ceilingPointsPerSec: ceil, adapterInflux, adapterSqlite,
+      grpcInflux: runs.influx!, grpcInfluxPaced: { ...runs.paced!, targetPointsPerSec: Math.round(0.6 * ceil) }, grpcSqlite: runs.sqlite!,
+      history24hMs: { influx: hInflux, sqlite: hSqlite, sqliteRawTier: hSqliteRaw },
+    };
+  } finally {
+    await influxd?.kill();
+    if (influxd) fs.rmSync(influxd.dir, { recursive: true, force: true });
+    fs.rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
+  const seconds = Number(process.argv[2] ?? 15);
+  runIngest({ seconds }).then((r) => { console.log(JSON.stringify(r, null, 2)); }, (err) => { console.error(err); process.exit(1); });
+}
