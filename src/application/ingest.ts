@@ -5,7 +5,8 @@
 // an earlier run already had acked, and the ledger needs nothing but "highest acked so far".
 // A batch whose sequence is at or below that mark is a resend the server already has.
 //
-// Order of effects: live fan-out first (dashboards should not wait for the database), then
+// Order of effects: live fan-out first (dashboards should not wait for the database; the
+// publish is started, not awaited, and its failure only logged), then
 // the latest-sample store, then the durable write. The ack waits for the durable write; when
 // that fails with a retryable error the batch is NOT acked (the error propagates, the stream
 // ends, the agent keeps the batch and resends it after reconnecting). Live subscribers may
@@ -38,12 +39,9 @@ export async function ingestBatch(deps: IngestDeps, batch: MetricBatch): Promise
     return ack(batch, 'duplicate', `already have up to ${last}`);
   }
 
-  try {
-    await deps.bus.publish(batch);
-  } catch (err) {
-    // The live view is best effort; durability must not depend on it.
-    deps.log.warn({ err, agentId: batch.agentId }, 'live publish failed');
-  }
+  // Not awaited: the live view is best effort, and a bus that waits on a network (Redis
+  // reconnecting) must not hold up the durable write or the ack.
+  void publishLive(deps, batch);
   deps.latest.apply(batch);
   deps.onBatch?.(batch);
 
@@ -62,4 +60,15 @@ export async function ingestBatch(deps: IngestDeps, batch: MetricBatch): Promise
 
   deps.ledger.record(batch.agentId, batch.sequence);
   return ack(batch, 'ack');
+}
+
+function publishLive(deps: IngestDeps, batch: MetricBatch): Promise<void> {
+  try {
+    return Promise.resolve(deps.bus.publish(batch)).catch((err: unknown) => {
+      deps.log.warn({ err, agentId: batch.agentId }, 'live publish failed');
+    });
+  } catch (err) {
+    deps.log.warn({ err, agentId: batch.agentId }, 'live publish failed');
+    return Promise.resolve();
+  }
 }

@@ -77,3 +77,14 @@ test('the latest store is updated, onBatch counts accepted batches only', async 
   assert.equal(count, 1);
   assert.deepEqual(latest.containers().map((c) => c.id).sort(), ['a-a', 'a-b']);
 });
+
+test('a bus that hangs or fails does not hold up the durable write or the ack', async () => {
+  const { d, written } = deps();
+  d.bus = { publish: () => new Promise<void>(() => {}), subscribe: d.bus.subscribe };
+  assert.equal((await ingestBatch(d, batch('a', 1))).status, 'ack');
+  d.bus = { publish: () => { throw new Error('bus down'); }, subscribe: d.bus.subscribe };
+  assert.equal((await ingestBatch(d, batch('a', 2))).status, 'ack');
+  d.bus = { publish: () => Promise.reject(new Error('redis down')), subscribe: d.bus.subscribe };
+  assert.equal((await ingestBatch(d, batch('a', 3))).status, 'ack');
+  assert.deepEqual(written.map((b) => b.sequence), [1, 2, 3]);
+});
