@@ -12,7 +12,9 @@
 // queue (oldest dropped and counted when full) together with the step it reached, and is
 // retried on every tick, so it is published once Redis is back and never twice by this
 // replica. health() reports 'degraded' while anything waits.
-import { type AlertState, type AlertEvent, type EvaluationInput, emptyAlertState, evaluate, firingAlerts } from '../domain/alerts/evaluate.js';
+import {
+  type AlertState, type AlertEvent, type EvaluationInput, emptyAlertState, evaluate, firingAlerts, restartOfflineClocks,
+} from '../domain/alerts/evaluate.js';
 import type { AlertRuleSet, DefaultRuleSettings } from '../domain/alerts/rules.js';
 import type { MetricBatch } from '../domain/types.js';
 import type { AlertHistory, AlertPublisher, Cooldown } from './alert-ports.js';
@@ -36,6 +38,11 @@ export interface AlertingDeps {
   queueLimit?: number;
   /** Key prefix for claims and cooldowns (default "dockwatch:"). */
   keyPrefix?: string;
+  /**
+   * True while this replica may be missing batches of other replicas' agents (the Redis
+   * metrics bus is down): agent-offline checks pause, and restart their clocks afterwards.
+   */
+  offlineChecksPaused?: () => boolean;
   /** Called once per transition this replica claimed, e.g. for the alerts_fired counter. */
   onTransition?: (event: AlertEvent) => void;
 }
@@ -82,6 +89,7 @@ export function createAlertEngine(deps: AlertingDeps): AlertEngine {
   const queue: Pending[] = [];
   let lastError: string | undefined;
   let draining: Promise<void> | null = null;
+  let offlinePaused = false;
   const stats: AlertingStats = { fired: 0, resolved: 0, published: 0, suppressed: 0, queued: 0, dropped: 0 };
 
   // Runs one transition from `step` on; returns the step it failed at (to resume from), or null when done.
@@ -164,7 +172,10 @@ export function createAlertEngine(deps: AlertingDeps): AlertEngine {
       await handle(run({ batch, nowMs: deps.now() }));
     },
     async tick() {
-      const transitions = run({ tick: true, nowMs: deps.now() });
+      const paused = deps.offlineChecksPaused?.() ?? false;
+      if (offlinePaused && !paused) state = restartOfflineClocks(state, deps.now());
+      offlinePaused = paused;
+      const transitions = paused ? [] : run({ tick: true, nowMs: deps.now() });
       if (!draining) draining = drain().finally(() => { draining = null; });
       await draining;
       await handle(transitions);

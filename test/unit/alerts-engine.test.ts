@@ -100,3 +100,48 @@ test('firing() lists what is firing now', async () => {
   await s.engine.onBatch(cpuBatch(1000, 80));
   assert.deepEqual(s.engine.firing().map((f) => `${f.ruleId} ${f.containerName} ${f.host}`), ['cpu web host-a']);
 });
+
+test('agent-offline checks pause while the bus is down and restart their clocks afterwards', async () => {
+  let now = 0;
+  let paused = false;
+  const published: AlertEvent[] = [];
+  const engine = createAlertEngine({ rules: defaultRules(), defaults: {}, cooldown: createLocalCooldown(() => now), history: memHistory(),
+    log: memoryLog(), now: () => now, publisher: { publish: async (e) => { published.push(e); } }, offlineChecksPaused: () => paused });
+  await engine.onBatch(batch({ timestampMs: 0, intervalMs: 1000 }));
+  paused = true;
+  now = 10_000;
+  await engine.tick();
+  assert.equal(published.length, 0, 'paused');
+  paused = false;
+  now = 10_500;
+  await engine.tick();
+  assert.equal(published.length, 0, 'the gap does not count');
+  now = 14_000;
+  await engine.tick();
+  assert.deepEqual(published.map((p) => p.ruleId), ['agent_offline']);
+});
+
+test('withAlertContext attaches the last log lines to die/oom/unhealthy events only', async () => {
+  const { withAlertContext } = await import('../../src/application/alert-context.js');
+  const { event } = await import('../helpers/alert-batches.js');
+  let emit: (e: ReturnType<typeof event>) => void = () => {};
+  const asked: string[] = [];
+  const runtime = {
+    watchEvents: (on: (e: ReturnType<typeof event>) => void) => { emit = on; return () => {}; },
+    tailLogs: async (id: string, n: number) => { asked.push(`${id}:${n}`); if (id === 'gone') throw new Error('404'); return Array.from({ length: 25 }, (_, i) => `l${i}`); },
+  };
+  const got: ReturnType<typeof event>[] = [];
+  withAlertContext(runtime)((e) => got.push(e));
+  emit(event({ containerId: 'a', action: 'start', timestampMs: 1 }));
+  emit(event({ containerId: 'a', action: 'die', timestampMs: 2, attributes: { exitCode: '3' } }));
+  emit(event({ containerId: 'gone', action: 'oom', timestampMs: 3 }));
+  emit(event({ containerId: 'b', action: 'health_status', health: 'healthy', timestampMs: 4 }));
+  emit(event({ containerId: 'b', action: 'health_status', health: 'unhealthy', timestampMs: 5 }));
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(asked, ['a:20', 'gone:20', 'b:20']);
+  const die = got.find((e) => e.action === 'die')!;
+  assert.equal(die.attributes['exitCode'], '3');
+  assert.equal(die.attributes['logTail']!.split('\n').length, 20);
+  assert.equal(got.find((e) => e.action === 'oom')!.attributes['logTail'], undefined, 'no log, event still passed on');
+  assert.equal(got.length, 5);
+});

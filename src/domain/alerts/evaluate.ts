@@ -133,6 +133,16 @@ export function evaluate(prev: AlertState, input: EvaluationInput, rules: AlertR
   return { state, transitions: evaluateTick(state, input.nowMs, rules) };
 }
 
+/**
+ * After a gap in what this evaluator could see (e.g. the cross-replica bus was down), count
+ * every host as heard from now, so the gap itself does not look like silent agents.
+ */
+export function restartOfflineClocks(prev: AlertState, nowMs: number): AlertState {
+  const state = cloneState(prev);
+  for (const h of Object.values(state.hosts)) h.lastBatchMs = Math.max(h.lastBatchMs, nowMs);
+  return state;
+}
+
 /** The alerts currently firing, e.g. for the heartbeat and the digest. */
 export const firingAlerts = (state: AlertState): ActiveAlert[] =>
   Object.values(state.alerts).filter((a) => a.firing);

@@ -23,6 +23,8 @@ export interface RedisMetricsBusOptions {
 }
 
 export interface RedisMetricsBus extends MetricsBus {
+  /** Both connections up: batches of other replicas are arriving. */
+  connected(): boolean;
   stats(): { published: number; received: number; publishFailed: number; skippedOwn: number };
   close(): Promise<void>;
 }
@@ -67,6 +69,7 @@ export function createRedisMetricsBus(opts: RedisMetricsBusOptions): RedisMetric
     subscribe(handler: (batch: MetricBatch) => void): Subscription {
       return opts.local.subscribe(handler);
     },
+    connected: () => opts.pub.status === 'ready' && opts.sub.status === 'ready',
     stats: () => ({ ...s }),
     async close() {
       opts.sub.off('ready', subscribeOnce);
