@@ -1,6 +1,13 @@
 // The agent's stream client against real servers on loopback: acks, queue, reconnect, resend.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { createMetricsSubscriber } from '../../src/infrastructure/grpc/subscribe-client.js';
 import { createAgentStream, type AgentStream } from '../../src/infrastructure/grpc/agent-client.js';
 import { createMemoryLedger } from '../../src/infrastructure/memory/ledger.js';
 import { AppError } from '../../src/application/errors.js';
@@ -165,4 +172,38 @@ test('a server that dies with a batch stuck in storage: the agent keeps it and t
   await waitFor(() => agent.stats().queued === 0, 20_000, 'resent to the new server');
   assert.deepEqual(h2.written.map((b) => b.sequence), [3, 4, 5]);
   await agent.close(1000);
+});
+
+test('TLS: the agent and the subscriber reach a TLS server with a custom root; plaintext does not get in', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'dockwatch-grpc-tls-'));
+  try {
+    await promisify(execFile)('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'key.pem'),
+      '-out', join(dir, 'cert.pem'), '-days', '1', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    const cert = await readFile(join(dir, 'cert.pem'));
+    const key = await readFile(join(dir, 'key.pem'));
+    const h = await startServer({ credentials: grpc.ServerCredentials.createSsl(null, [{ cert_chain: cert, private_key: key }], false) });
+    servers.push(h);
+
+    const agent = createAgentStream({ address: h.address, tls: { rootCerts: cert }, log: testLogger(), backoff: fastBackoff });
+    agents.push(agent);
+    agent.send(batch('agent-tls', 1));
+    await waitFor(() => agent.stats().acked === 1, 10_000, 'ack over TLS');
+
+    const sub = createMetricsSubscriber({ address: h.address, tls: { rootCerts: cert } });
+    const got: number[] = [];
+    sub.subscribe({}, (b) => got.push(b.containers.length), () => {});
+    await waitFor(() => got.length === 1, 10_000, 'snapshot over TLS');
+    sub.close();
+
+    const plain = createAgentStream({ address: h.address, log: testLogger(), backoff: fastBackoff });
+    agents.push(plain);
+    plain.send(batch('agent-plain', 1));
+    await waitFor(() => plain.stats().reconnects >= 2, 10_000, 'plaintext retries');
+    assert.equal(plain.stats().acked, 0);
+    assert.equal(plain.stats().queued, 1, 'kept for when the setting is fixed');
+    await plain.close(10);
+    await agent.close(1000);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

@@ -135,3 +135,18 @@ test('a slow subscriber drops (counted) without slowing ingestion; a fast one ge
   a.call.end();
   sc.close();
 });
+
+test('subscribers beyond the limit get RESOURCE_EXHAUSTED with a reason', async () => {
+  const h = await startServer({ maxSubscribers: 2 });
+  servers.push(h);
+  const sc = rawClient(h.address);
+  collect(sc.SubscribeToMetrics({}));
+  collect(sc.SubscribeToMetrics({}));
+  await waitFor(() => h.server.stats().subscribers === 2);
+  const third = collect(sc.SubscribeToMetrics({}));
+  const st = await third.status;
+  assert.equal(st.code, grpc.status.RESOURCE_EXHAUSTED);
+  assert.match(st.details, /too many subscribers/);
+  assert.equal(st.metadata.get('retry-after-ms')[0], '5000');
+  sc.close();
+});

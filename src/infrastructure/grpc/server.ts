@@ -40,6 +40,8 @@ export interface GrpcServerDeps {
   maxMessageBytes?: number;
   /** Messages queued per subscriber before the oldest is dropped (default 1000). */
   subscriberQueue?: number;
+  /** Open SubscribeToMetrics streams allowed at once; more get RESOURCE_EXHAUSTED (default 1000). */
+  maxSubscribers?: number;
   limits?: Partial<ValidationLimits>;
   /** Default: insecure (TLS usually ends at a proxy or the mesh). */
   credentials?: grpc.ServerCredentials;
@@ -123,6 +125,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   const log = deps.log.child({ component: 'grpc' });
   const maxMessageBytes = deps.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const queueLimit = Math.max(1, deps.subscriberQueue ?? DEFAULT_SUBSCRIBER_QUEUE);
+  const maxSubscribers = Math.max(1, deps.maxSubscribers ?? 1000);
   const server = new grpc.Server({
     'grpc.max_receive_message_length': maxMessageBytes,
     // Find agents that vanished without closing their connection.
@@ -309,6 +312,9 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     try {
       if (closing) throw new AppError('UNAVAILABLE', 'server shutting down');
       if (deps.authorize) await deps.authorize(call.metadata, 'SubscribeToMetrics');
+      if (subscribers.size >= maxSubscribers) {
+        throw new AppError('RESOURCE_EXHAUSTED', `too many subscribers (limit ${maxSubscribers})`, { retryAfterMs: 5000 });
+      }
       if (isDecodeFailure(call.request)) {
         throw invalidArgument('SubscriptionRequest', `cannot decode message: ${call.request.decodeError}`);
       }
