@@ -72,6 +72,17 @@ test('latest: an old resent batch does not overwrite newer samples or remove con
   assert.deepEqual(s.containers().map((c) => [c.id, c.cpuPercent]).sort(), [['a', 5], ['b', 12.5]]);
 });
 
+test('latest: hosts silent for longer than forgetAfterMs are forgotten with their containers', () => {
+  let now = 1_000_000;
+  const s = createMemoryLatestStore({ clock: () => now, forgetAfterMs: 60_000 });
+  s.apply(batch('old', 1));
+  now += 30_000;
+  s.apply(batch('new', 1));
+  now += 40_000;
+  assert.deepEqual(s.hosts().map((h) => h.agentId), ['new']);
+  assert.ok(s.containers().every((c) => c.agentId === 'new'));
+});
+
 test('ledger keeps the highest sequence', () => {
   const l = createMemoryLedger();
   assert.equal(l.lastAcked('a'), undefined);

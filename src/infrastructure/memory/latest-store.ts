@@ -8,6 +8,11 @@ import type { LatestStore } from '../../application/ports.js';
 export interface MemoryLatestStoreOptions {
   /** Server clock for lastSeenMs (receive time, immune to agent clock skew). */
   clock?: () => number;
+  /**
+   * Forget a host (and its containers) not heard from for this long, so a decommissioned
+   * agent's containers do not linger in /api/containers forever. Default: never.
+   */
+  forgetAfterMs?: number;
 }
 
 interface HostEntry {
@@ -20,6 +25,12 @@ interface HostEntry {
 export function createMemoryLatestStore(opts: MemoryLatestStoreOptions = {}): LatestStore & { clear(): void } {
   const clock = opts.clock ?? Date.now;
   const hosts = new Map<string, HostEntry>();
+
+  const forgetSilent = (): void => {
+    if (opts.forgetAfterMs === undefined) return;
+    const cutoff = clock() - opts.forgetAfterMs;
+    for (const [agentId, e] of hosts) if (e.info.lastSeenMs < cutoff) hosts.delete(agentId);
+  };
 
   return {
     apply(batch: MetricBatch): void {
@@ -58,12 +69,14 @@ export function createMemoryLatestStore(opts: MemoryLatestStoreOptions = {}): La
     },
 
     containers(): HostedContainerSample[] {
+      forgetSilent();
       const out: HostedContainerSample[] = [];
       for (const entry of hosts.values()) out.push(...entry.containers.values());
       return out;
     },
 
     hosts(): HostInfo[] {
+      forgetSilent();
       return [...hosts.values()].map((e) => ({ ...e.info, containerCount: e.containers.size }));
     },
 
