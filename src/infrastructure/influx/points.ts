@@ -28,20 +28,19 @@ function fields(p: Point, metrics: readonly { key: string; column: string }[], v
 // (checked in the tests) at a fraction of the cost: at ingest rates the per-point tag sorting
 // and escaping of Point was the largest CPU cost of the write path.
 const SORTED_CONTAINER = [...CONTAINER_METRICS].sort((a, b) => (a.column < b.column ? -1 : 1));
-const prefixCache = new Map<string, string>();
+// Keyed by container id; the other tags are compared (cheap) instead of joined into a key.
+const prefixCache = new Map<string, { host: string; name: string; image: string; prefix: string }>();
 const PREFIX_CACHE_MAX = 100_000;
 
 function seriesPrefix(hostname: string, id: string, name: string, image: string): string {
-  const key = `${hostname}\u0000${id}\u0000${name}\u0000${image}`;
-  let prefix = prefixCache.get(key);
-  if (prefix === undefined) {
-    const probe = new Point(MEASUREMENT.container)
-      .tag('host', hostname).tag('container_id', id).tag('container_name', name).tag('image', image)
-      .floatField('x', 0).toLineProtocol({ convertTime: () => undefined })!;
-    prefix = probe.slice(0, probe.length - ' x=0'.length);
-    if (prefixCache.size >= PREFIX_CACHE_MAX) prefixCache.clear();
-    prefixCache.set(key, prefix);
-  }
+  const hit = prefixCache.get(id);
+  if (hit && hit.host === hostname && hit.name === name && hit.image === image) return hit.prefix;
+  const probe = new Point(MEASUREMENT.container)
+    .tag('host', hostname).tag('container_id', id).tag('container_name', name).tag('image', image)
+    .floatField('x', 0).toLineProtocol({ convertTime: () => undefined })!;
+  const prefix = probe.slice(0, probe.length - ' x=0'.length);
+  if (prefixCache.size >= PREFIX_CACHE_MAX) prefixCache.clear();
+  prefixCache.set(id, { host: hostname, name, image, prefix });
   return prefix;
 }
 

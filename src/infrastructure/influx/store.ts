@@ -2,9 +2,10 @@
 // Writes: line protocol built with the client library. The version comes from /ping's
 // X-Influxdb-Version: 1.8+, 2.x and 3.x get @influxdata/influxdb-client's WriteApi
 // (/api/v2/write, gzip); older 1.x servers (Debian's 1.6.7) get the same lines on
-// /write?db=&precision=ms. Concurrent writeBatch calls are coalesced into one HTTP write
-// (the ingest path awaits every batch, so one request per batch would cap throughput at the
-// round-trip rate); each caller resolves only when the request holding its lines succeeded.
+// /write?db=&precision=ms. Concurrent writeBatch calls are coalesced (group commit, at most
+// maxConcurrentWrites requests in flight): the ingest path awaits every batch, and one
+// request per batch would cap throughput at InfluxDB's per-request cost (a WAL sync each on
+// 1.x). Each caller resolves only when the request holding its lines succeeded.
 // Reads: InfluxQL over /query (GROUP BY time(step)); no Flux, which 3.x dropped.
 // No retries here: the resilience layer (breaker, retry, spool) wraps this store.
 import zlib from 'node:zlib';
@@ -35,6 +36,8 @@ export interface InfluxStoreOptions {
   writeApi?: 'auto' | 'v1' | 'v2';
   /** Wait this long to coalesce concurrent batches into one request; 0 = same tick only. */
   coalesceMs?: number;
+  /** HTTP writes in flight at most; later batches queue and go together. Default 4. */
+  maxConcurrentWrites?: number;
   /** Lines per HTTP write at most. Default 10,000. */
   maxLinesPerWrite?: number;
   /** Per-request timeout, default 10 s. */
@@ -239,43 +242,59 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
     }
   }
 
-  // ---------- coalescing ----------
+  // ---------- coalescing (group commit) ----------
+  // At most maxConcurrentWrites requests are in flight; batches arriving meanwhile wait and
+  // leave together in the next request. Light load: one request per batch, no added delay.
+  // Heavy load: large requests, as InfluxDB likes them (1.x syncs its WAL per request).
+  const maxInFlight = Math.max(1, opts.maxConcurrentWrites ?? 4);
   let queue: Pending[] = [];
-  let timer: NodeJS.Timeout | NodeJS.Immediate | undefined;
+  let queuedLines = 0;
+  let scheduled = false;
+  let active = 0;
 
-  function flush(): void {
-    timer = undefined;
-    const all = queue;
-    queue = [];
-    // Whole batches per request, up to maxLines each.
-    let chunk: Pending[] = [];
+  function takeChunk(): Pending[] {
+    const chunk: Pending[] = [];
     let n = 0;
-    const send = (items: Pending[]): void => {
-      const lines = items.flatMap((p) => p.lines);
+    while (queue.length > 0 && (n === 0 || n + queue[0]!.lines.length <= maxLines)) {
+      const p = queue.shift()!;
+      chunk.push(p);
+      n += p.lines.length;
+    }
+    queuedLines -= n;
+    return chunk;
+  }
+
+  function pump(): void {
+    scheduled = false;
+    while (active < maxInFlight && queue.length > 0) {
+      const items = takeChunk();
+      active++;
+      const lines = items.length === 1 ? items[0]!.lines : items.flatMap((p) => p.lines);
       const done: Promise<void> = postLines(lines).then(
         () => { lastWriteOkMs = Date.now(); for (const p of items) p.resolve(); },
         (err) => { for (const p of items) p.reject(err); },
-      ).finally(() => inFlight.delete(done));
+      ).finally(() => {
+        active--;
+        inFlight.delete(done);
+        schedule();
+      });
       inFlight.add(done);
-    };
-    for (const p of all) {
-      if (n > 0 && n + p.lines.length > maxLines) { send(chunk); chunk = []; n = 0; }
-      chunk.push(p); n += p.lines.length;
     }
-    if (chunk.length > 0) send(chunk);
+  }
+
+  function schedule(): void {
+    if (scheduled || queue.length === 0) return;
+    scheduled = true;
+    // setImmediate lets every batch that arrived in this turn of the event loop join.
+    if (opts.coalesceMs) setTimeout(pump, opts.coalesceMs); else setImmediate(pump);
   }
 
   function enqueue(lines: string[]): Promise<void> {
     if (lines.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       queue.push({ lines, resolve, reject });
-      const queued = queue.reduce((a, p) => a + p.lines.length, 0);
-      if (queued >= maxLines) {
-        if (timer) { clearTimeout(timer as NodeJS.Timeout); clearImmediate(timer as NodeJS.Immediate); }
-        flush();
-      } else if (!timer) {
-        timer = opts.coalesceMs ? setTimeout(flush, opts.coalesceMs) : setImmediate(flush);
-      }
+      queuedLines += lines.length;
+      schedule();
     });
   }
 
@@ -384,8 +403,10 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
       }
     },
     async close() {
-      if (timer) { clearTimeout(timer as NodeJS.Timeout); clearImmediate(timer as NodeJS.Immediate); flush(); }
-      await Promise.allSettled([...inFlight]);
+      while (queue.length > 0 || inFlight.size > 0) {
+        pump();
+        await Promise.allSettled([...inFlight]);
+      }
     },
   };
 }
