@@ -11,7 +11,7 @@ locals {
       { name = "NODE_ENV", value = "production" },
       { name = "SERVER_ADDR", value = var.server_addr },
       { name = "COLLECT_INTERVAL", value = var.collect_interval },
-      { name = "HEALTH_FILE", value = "/tmp/dockwatch-agent.health" },
+      { name = "AGENT_STATUS_FILE", value = "/tmp/dockwatch-agent.status.json" },
     ],
     var.agent_id == "" ? [] : [{ name = "AGENT_ID", value = var.agent_id }],
   )
@@ -23,13 +23,13 @@ locals {
     cpu                    = var.cpu
     memory                 = var.memory
     user                   = "10001:10001"
-    readonlyRootFilesystem = false # the agent writes only HEALTH_FILE under /tmp; a task volume is not needed
+    readonlyRootFilesystem = false # the agent writes only AGENT_STATUS_FILE under /tmp; a task volume is not needed
     environment            = local.environment
     secrets = [
       { name = "AGENT_TOKEN", valueFrom = var.agent_token_secret_arn },
     ]
     healthCheck = {
-      command     = ["CMD", "node", "-e", "try{const a=Date.now()-require('fs').statSync(process.env.HEALTH_FILE).mtimeMs;process.exit(a<60000?0:1)}catch{process.exit(1)}"]
+      command     = ["CMD", "node", "-e", "try{const s=JSON.parse(require('fs').readFileSync(process.env.AGENT_STATUS_FILE,'utf8'));process.exit(Date.now()-s.ts<60000?0:1)}catch{process.exit(1)}"]
       interval    = 30
       timeout     = 5
       retries     = 3

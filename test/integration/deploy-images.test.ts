@@ -1,0 +1,140 @@
+// Both Dockerfiles built on the local engine and run: the server container answers /health, the agent
+// container streams samples of a real container to it. Base image and npm packages come from this
+// machine (no registry is reachable from here or from build containers): see test/helpers/deploy-images.ts.
+//
+// Not run here, and why:
+//  - `docker-compose up` of docker-compose.yml: its influxdb:2 and redis:7 images cannot be pulled (no
+//    registry), and compose puts services on a bridge network, which this engine has disabled
+//    (--bridge=none; bridges would also hand out private-range addresses). The same two images, built from
+//    the same Dockerfiles, are run below with --network host on 127.0.0.1 instead, and deploy-compose-systemd
+//    checks the compose file with `docker-compose config`.
+//  - The production base image node:22-bookworm-slim: it cannot be pulled; BASE_IMAGE points at a local one.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { statSync } from 'node:fs';
+import net from 'node:net';
+import { requireEnv } from '../helpers/env.js';
+import { buildImage, docker, ensureNodeBaseImage, prepareBuildContext } from '../helpers/deploy-images.js';
+
+type Any = any;
+const run = `deploy-img-${process.pid}`;
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as net.AddressInfo;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined>, diag: () => string = () => ''): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what} (${String(last ?? '')})\n${diag()}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+const logs = (name: string): string => {
+  const r = docker(['logs', '--tail', '40', name], { allowFail: true });
+  return `--- logs of ${name}:\n${r}`;
+};
+
+test('Dockerfile.server and Dockerfile.agent build, run read-only as non-root, and samples flow', { timeout: 1_500_000 }, async (t) => {
+  const dockerHost = requireEnv('TEST_DOCKER_HOST');
+  process.env.DOCKER_HOST = dockerHost;
+  const busybox = requireEnv('TEST_DOCKER_IMAGE');
+  const timings: Record<string, number> = {};
+  const timed = <T>(k: string, fn: () => T): T => {
+    const t0 = Date.now();
+    try { return fn(); } finally { timings[k] = Date.now() - t0; }
+  };
+
+  const base = timed('base image', () => ensureNodeBaseImage());
+  const ctx = timed('build context + offline npm cache', () => prepareBuildContext());
+  const serverImg = `dockwatch-test/server:${run}`;
+  const agentImg = `dockwatch-test/agent:${run}`;
+  const names = { server: `${run}-server`, agent: `${run}-agent`, workload: `${run}-workload` };
+  const volume = `${run}-data`;
+  t.after(() => {
+    docker(['rm', '-f', names.server, names.agent, names.workload], { allowFail: true });
+    docker(['volume', 'rm', '-f', volume], { allowFail: true });
+    docker(['rmi', '-f', serverImg, agentImg], { allowFail: true });
+    t.diagnostic(`timings ms: ${JSON.stringify(timings)}`);
+  });
+  timed('build server', () => buildImage(ctx.dir, 'Dockerfile.server', serverImg, base));
+  timed('build agent', () => buildImage(ctx.dir, 'Dockerfile.agent', agentImg, base));
+
+  // What the images declare.
+  for (const [img, cmd] of [[serverImg, 'server'], [agentImg, 'agent']] as const) {
+    const cfg: Any = JSON.parse(docker(['image', 'inspect', '--format', '{{json .Config}}', img]));
+    assert.equal(cfg.User, '10001:10001', `${img} runs as non-root`);
+    assert.deepEqual(cfg.Cmd, ['node', 'dist/cli.js', cmd]);
+    assert.ok(cfg.Env.includes('NODE_ENV=production'));
+    assert.ok(cfg.Healthcheck?.Test?.length > 1, `${img} has a HEALTHCHECK`);
+  }
+  const agentCfg: Any = JSON.parse(docker(['image', 'inspect', '--format', '{{json .Config}}', agentImg]));
+  assert.match(agentCfg.Labels['io.dockwatch.mounts'], /docker\.sock:ro.*\/proc:\/host\/proc:ro.*\/sys:\/host\/sys:ro/);
+  // No dev dependency made it into the runtime image.
+  assert.equal(docker(['run', '--rm', '--network', 'none', '--entrypoint', 'sh', serverImg, '-c', 'ls node_modules/typescript node_modules/tsx 2>/dev/null | wc -l']), '0');
+
+  const [httpPort, grpcPort] = [await freePort(), await freePort()];
+  const secrets = { JWT_SECRET: `jwt-${run}-0123456789abcdef`, ADMIN_PASSWORD: `pw-${run}-Aa1!`, AGENT_TOKEN: `agent-${run}-token` };
+  timed('server start', () => docker(['run', '-d', '--name', names.server, '--label', 'dockwatch.test=1',
+    // Host network so the agent container reaches it on 127.0.0.1; it binds loopback only.
+    '--network', 'host', '--read-only', '--tmpfs', '/tmp', '-v', `${volume}:/data`,
+    '-e', 'HOST=127.0.0.1', '-e', `PORT=${httpPort}`, '-e', `GRPC_PORT=${grpcPort}`, '-e', 'LOG_LEVEL=info',
+    ...Object.entries(secrets).flatMap(([k, v]) => ['-e', `${k}=${v}`]), serverImg]));
+  const http = `http://127.0.0.1:${httpPort}`;
+  const health: Any = await until('server /health', 90_000, async () => {
+    const r = await fetch(`${http}/health`);
+    return r.status === 200 ? r.json() : undefined;
+  }, () => logs(names.server));
+  assert.ok(['ok', 'degraded'].includes(health.status), JSON.stringify(health));
+
+  // A workload to observe, and the agent with the mounts its image documents.
+  docker(['run', '-d', '--name', names.workload, '--label', 'dockwatch.test=1', '--network', 'none', busybox, 'sh', '-c', 'while :; do :; done']);
+  const socketPath = dockerHost.replace(/^unix:\/\//, '');
+  const socketGid = statSync(socketPath).gid;
+  docker(['run', '-d', '--name', names.agent, '--label', 'dockwatch.test=1', '--network', 'host',
+    '--read-only', '--tmpfs', '/tmp', '--group-add', String(socketGid),
+    '-v', `${socketPath}:/var/run/docker.sock:ro`, '-v', '/proc:/host/proc:ro', '-v', '/sys:/host/sys:ro',
+    '-e', `SERVER_ADDR=127.0.0.1:${grpcPort}`, '-e', `AGENT_TOKEN=${secrets.AGENT_TOKEN}`, '-e', `AGENT_ID=${run}`,
+    '-e', 'COLLECT_INTERVAL=1s', agentImg]);
+
+  const login = await fetch(`${http}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: secrets.ADMIN_PASSWORD }) });
+  assert.equal(login.status, 200, await login.clone().text());
+  const { token } = (await login.json()) as { token: string };
+  const auth = { authorization: `Bearer ${token}` };
+  const seen: Any = await until('the workload in /api/containers with CPU use', 90_000, async () => {
+    const list = (await (await fetch(`${http}/api/containers?name=${names.workload}`, { headers: auth })).json()) as Any[];
+    const c = list.find((x) => x.name === names.workload);
+    return c && c.stats?.cpu_percent > 10 ? c : undefined;
+  }, () => `${logs(names.agent)}\n${logs(names.server)}`);
+  assert.equal(seen.state, 'running');
+  assert.ok(seen.stats.pids >= 1);
+  const hosts = (await (await fetch(`${http}/api/hosts`, { headers: auth })).json()) as Any[];
+  assert.ok(hosts.some((h) => JSON.stringify(h).includes(run)), 'the agent reports its host');
+
+  // Both HEALTHCHECKs pass inside the running containers.
+  await until('both containers healthy', 120_000, async () => {
+    const states = [names.server, names.agent].map((n) => docker(['inspect', '--format', '{{.State.Health.Status}}', n]));
+    return states.every((s) => s === 'healthy') ? true : undefined;
+  }, () => docker(['inspect', '--format', '{{json .State.Health}}', names.agent], { allowFail: true }));
+  // The root filesystem really is read-only; DATA_DIR is the writable volume.
+  assert.notEqual(docker(['exec', names.server, 'sh', '-c', 'touch /app/x && echo wrote || echo refused']), 'wrote');
+  assert.equal(docker(['exec', names.server, 'sh', '-c', 'touch /data/x && echo wrote || echo refused']), 'wrote');
+
+  // SIGTERM stops the server cleanly (exit 0).
+  docker(['stop', '-t', '20', names.agent]);
+  docker(['stop', '-t', '20', names.server]);
+  assert.equal(docker(['inspect', '--format', '{{.State.ExitCode}}', names.server]), '0', logs(names.server));
+  assert.equal(docker(['inspect', '--format', '{{.State.ExitCode}}', names.agent]), '0', logs(names.agent));
+});
