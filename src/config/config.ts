@@ -70,6 +70,7 @@ export interface ServerConfig {
     discordWebhookUrl: string | undefined;
     webhookUrl: string | undefined;
     heartbeatUrl: string | undefined;
+    heartbeatIntervalMs: number;
     reportIntervalMs: number | undefined;
     notifyLifecycle: boolean;
     smtp: {
@@ -174,6 +175,7 @@ export function loadServerConfig(env: Env, mode: 'server' | 'all'): ServerConfig
       discordWebhookUrl: r.url('DISCORD_WEBHOOK_URL'),
       webhookUrl: r.url('WEBHOOK_URL'),
       heartbeatUrl: r.url('HEARTBEAT_URL'),
+      heartbeatIntervalMs: r.duration('HEARTBEAT_INTERVAL', '60s', 1000),
       reportIntervalMs: r.duration('REPORT_INTERVAL', undefined, 1000),
       notifyLifecycle: r.bool('NOTIFY_LIFECYCLE', false),
       smtp: {

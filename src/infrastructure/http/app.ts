@@ -1,7 +1,7 @@
 // The HTTP edge: fastify with a schema on every route, the live WebSocket, the static pages,
 // and the single place where AppError codes become HTTP statuses.
 import { readFileSync } from 'node:fs';
-import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyPluginAsync, type FastifyRequest } from 'fastify';
 import websocket from '@fastify/websocket';
 import fastifyStatic from '@fastify/static';
 import type { WebSocket } from 'ws';
@@ -59,7 +59,8 @@ export const WS_BAD_REQUEST = 4400;
 export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger,
-    disableRequestLogging: true,
+    // Per-request lines would drown the useful ones (and /ws URLs may carry a token).
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     // Query strings may carry ?token= for the WebSocket: keep URLs out of default logs.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
