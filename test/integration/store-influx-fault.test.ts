@@ -90,6 +90,7 @@ test('fault: influxd killed -9 for 40 s while batches stream; every batch lands 
     await Promise.allSettled(loops);
     await store.close();
     await influxd.kill();
+    fs.rmSync(influxd.dir, { recursive: true, force: true });
   }
 });
 

@@ -51,6 +51,16 @@ test('influx 1.6.7: version detected, database created, batches read back aggreg
     assert.deepEqual(got.map((p) => p.timestampMs), want.map((p) => p.timestampMs));
     got.forEach((p, k) => { for (const m of CONTAINER_METRICS) close(p.values[m.key], want[k]!.values[m.key], `${m.key}@${k}`); });
 
+    // Whole-minute steps read the 1-minute rollups; these points are old, so the adapter's
+    // backfill (not the continuous query's 10-minute window) must have rolled them up.
+    await store.backfillRollups();
+    const rolled = await fetch(`${url}/query?db=${bucket}&epoch=ms&q=${encodeURIComponent('SELECT count(cpu_percent_n) FROM container_1m')}`);
+    assert.match(await rolled.text(), /"values":\[\[0,20\]\]/, 'one rollup row per container and minute (4 x 5)');
+    const want2m = aggregate(batches.map((b) => ({ timestampMs: b.timestampMs, values: containerValues(b.containers[2]!) })), 120_000, CONTAINER_METRICS);
+    const got2m = await reader.queryContainer({ containerId: ids[2]!, fromMs: T0, toMs: T0 + 300_000, stepMs: 120_000 });
+    assert.deepEqual(got2m.map((p) => p.timestampMs), want2m.map((p) => p.timestampMs));
+    got2m.forEach((p, k) => { for (const m of CONTAINER_METRICS) close(p.values[m.key], want2m[k]!.values[m.key], `rollup ${m.key}@${k}`); });
+
     const wantH = aggregate(batches.map((b) => ({ timestampMs: b.timestampMs, values: hostValues(b.host!) })), 60_000, HOST_METRICS);
     const gotH = await reader.queryHost({ hostId: 'agent-i', fromMs: T0, toMs: T0 + 300_000, stepMs: 60_000 });
     assert.deepEqual(gotH.map((p) => p.timestampMs), wantH.map((p) => p.timestampMs));
