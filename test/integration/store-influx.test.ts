@@ -103,6 +103,20 @@ test('influx: a write error maps to a typed AppError (bad database name -> not r
     const b = makeBatch('a', 'h', ['c1'], Date.now(), 1, false);
     b.containers[0]!.id = 'c1';
     await assert.rejects(ok.writeBatch(b), (e: { code?: string; canRetry?: () => boolean }) => e.code === 'INVALID_ARGUMENT' && !e.canRetry!());
+    // Coalesced with good batches, the bad one alone is refused; the others land. Bad here:
+    // a clock 60 days off, older than the database's 30-day retention (a 400 partial write).
+    const old = makeBatch('a0', 'h', ['stale'], Date.now() - 60 * 86_400_000, 1, false);
+    const good = [1, 2, 3].map((i) => makeBatch(`a${i}`, 'h', [`good${i}`], Date.now() - i * 1000, i));
+    const bucket2 = dbName();
+    const ok2 = createInfluxStore({ url, bucket: bucket2 });
+    const settled = await Promise.allSettled([ok2.writeBatch(old), ...good.map((g) => ok2.writeBatch(g))]);
+    await ok2.close();
+    assert.deepEqual(settled.map((x) => x.status), ['rejected', 'fulfilled', 'fulfilled', 'fulfilled'], JSON.stringify(settled.map((x) => (x.status === 'rejected' ? String(x.reason) : 'ok'))));
+    const fresh = createInfluxStore({ url, bucket: bucket2 });
+    for (const i of [1, 2, 3]) assert.equal(await fresh.hasContainer(`good${i}`), true);
+    assert.equal(await fresh.hasContainer('stale'), false);
+    await fresh.close();
+    await dropDb(url, bucket2);
   } finally {
     await ok.close();
     await dropDb(url, bucket);

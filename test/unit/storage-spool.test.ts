@@ -88,3 +88,18 @@ test('spool: bounded by bytes, with a clear RESOURCE_EXHAUSTED when full', async
   assert.equal(spool.stats().batches, 1);
   await spool.close();
 });
+
+test('file ledger: marks survive a restart, only ever go up', async () => {
+  const { createFileLedger } = await import('../../src/infrastructure/resilience/ledger-file.js');
+  const dir = tmp();
+  const a = createFileLedger({ dataDir: dir });
+  a.record('agent-1', 10);
+  a.record('agent-1', 7);
+  a.record('agent-2', 3);
+  a.close();
+  const b = createFileLedger({ dataDir: dir });
+  assert.equal(b.lastAcked('agent-1'), 10);
+  assert.equal(b.lastAcked('agent-2'), 3);
+  assert.equal(b.lastAcked('agent-3'), undefined);
+  b.close();
+});

@@ -279,7 +279,16 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
       const lines = items.length === 1 ? items[0]!.lines : items.flatMap((p) => p.lines);
       const done: Promise<void> = postLines(lines).then(
         () => { lastWriteOkMs = Date.now(); for (const p of items) p.resolve(); },
-        (err) => { for (const p of items) p.reject(err); },
+        async (err) => {
+          // Bad data in one batch must not sink the others that shared the request: send each
+          // alone so only the faulty batch is refused (a 1.x partial write kept the good points
+          // already; resending them is idempotent).
+          if (items.length > 1 && err instanceof AppError && err.code === 'INVALID_ARGUMENT') {
+            for (const p of items) await postLines(p.lines).then(p.resolve, p.reject);
+            return;
+          }
+          for (const p of items) p.reject(err);
+        },
       ).finally(() => {
         active--;
         inFlight.delete(done);
