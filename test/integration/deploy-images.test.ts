@@ -11,6 +11,7 @@
 //  - The production base image node:22-bookworm-slim: it cannot be pulled; BASE_IMAGE points at a local one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { statSync } from 'node:fs';
 import net from 'node:net';
 import { requireEnv } from '../helpers/env.js';
@@ -27,6 +28,9 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** Stops waiting at once (a container that exited will not come back). */
+class Fatal extends Error {}
+
 async function until<T>(what: string, ms: number, fn: () => Promise<T | undefined>, diag: () => string = () => ''): Promise<T> {
   const end = Date.now() + ms;
   let last: unknown;
@@ -35,6 +39,7 @@ async function until<T>(what: string, ms: number, fn: () => Promise<T | undefine
       const v = await fn();
       if (v !== undefined) return v;
     } catch (e) {
+      if (e instanceof Fatal) throw e;
       last = e;
     }
     if (Date.now() > end) throw new Error(`timed out waiting for ${what} (${String(last ?? '')})\n${diag()}`);
@@ -43,9 +48,10 @@ async function until<T>(what: string, ms: number, fn: () => Promise<T | undefine
 }
 
 const logs = (name: string): string => {
-  const r = docker(['logs', '--tail', '40', name], { allowFail: true });
-  return `--- logs of ${name}:\n${r}`;
+  const r = spawnSync('docker', ['logs', '--tail', '40', name], { encoding: 'utf8' });
+  return `--- logs of ${name}:\n${r.stdout ?? ''}${r.stderr ?? ''}`;
 };
+const running = (name: string): boolean => docker(['inspect', '--format', '{{.State.Running}}', name], { allowFail: true }) === 'true';
 
 test('Dockerfile.server and Dockerfile.agent build, run read-only as non-root, and samples flow', { timeout: 1_500_000 }, async (t) => {
   const dockerHost = requireEnv('TEST_DOCKER_HOST');
@@ -94,6 +100,7 @@ test('Dockerfile.server and Dockerfile.agent build, run read-only as non-root, a
     ...Object.entries(secrets).flatMap(([k, v]) => ['-e', `${k}=${v}`]), serverImg]));
   const http = `http://127.0.0.1:${httpPort}`;
   const health: Any = await until('server /health', 90_000, async () => {
+    if (!running(names.server)) throw new Fatal(`server container exited\n${logs(names.server)}`);
     const r = await fetch(`${http}/health`);
     return r.status === 200 ? r.json() : undefined;
   }, () => logs(names.server));
