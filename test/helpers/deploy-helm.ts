@@ -47,3 +47,9 @@ export function renderObjects(values: Record<string, unknown> = {}): K8sObject[]
     return d.toJS() as K8sObject;
   }).filter((o) => o);
 }
+
+/** Runs the renderer on any chart directory with raw arguments. */
+export function renderDir(dir: string, args: string[]): RenderResult {
+  const r = spawnSync(helmRenderBinary(), [...args, dir], { encoding: 'utf8' });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
