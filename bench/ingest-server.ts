@@ -12,12 +12,21 @@ import { createSqliteStore } from '../src/infrastructure/sqlite/store.js';
 import type { Logger } from '../src/application/ports.js';
 import type { MetricsStore } from '../src/application/store-ports.js';
 
-const cfg = JSON.parse(process.argv[2]!) as { store: 'influx' | 'sqlite'; url?: string; bucket?: string; dataDir: string };
+const cfg = JSON.parse(process.argv[2]!) as { store: 'influx' | 'sqlite' | 'null'; url?: string; bucket?: string; dataDir: string; maxConcurrentWrites?: number };
 const log: Logger = { debug() {}, info() {}, warn() {}, error: (o, m) => { console.error(m ?? '', o); }, child: () => log };
 
-const store: MetricsStore = cfg.store === 'influx'
-  ? await createResilientStore(createInfluxStore({ url: cfg.url!, bucket: cfg.bucket ?? 'dockwatch_bench', log }), { dataDir: cfg.dataDir, log })
+// 'null' resolves every write at once: it shows what the gRPC and ingest path cost alone.
+const nullStore = { writeBatch: async () => undefined, health: async () => ({ backend: 'sqlite' as const, ok: true, null: true }), close: async () => undefined } as unknown as MetricsStore;
+const inner: MetricsStore = cfg.store === 'null' ? nullStore : cfg.store === 'influx'
+  ? await createResilientStore(createInfluxStore({ url: cfg.url!, bucket: cfg.bucket ?? 'dockwatch_bench', log, ...(cfg.maxConcurrentWrites ? { maxConcurrentWrites: cfg.maxConcurrentWrites } : {}) }), { dataDir: cfg.dataDir, log })
   : createSqliteStore({ dataDir: cfg.dataDir, log });
+// Time spent inside the store, to tell it from the rest of the server.
+const storeLat: number[] = [];
+const store: MetricsStore = {
+  ...inner,
+  writeBatch: async (b) => { const s = performance.now(); await inner.writeBatch(b); storeLat.push(performance.now() - s); },
+  health: () => inner.health(), close: () => inner.close(),
+};
 const bus = createMemoryBus({ log });
 const latest = createMemoryLatestStore();
 const ledger = createMemoryLedger();
@@ -31,7 +40,9 @@ process.on('SIGTERM', () => {
   void (async () => {
     await server.close(2000);
     const h = await store.health();
-    process.stderr.write(`store health at exit: ${JSON.stringify(h)}\n`);
+    const sorted = [...storeLat].sort((a, b) => a - b);
+    const q = (p: number): number => Math.round((sorted[Math.floor(p * sorted.length)] ?? NaN) * 10) / 10;
+    process.stderr.write(`store health at exit: ${JSON.stringify(h)}; writeBatch inside the server: n=${sorted.length} p50=${q(0.5)} ms p95=${q(0.95)} ms\n`);
     await store.close();
     process.exit(0);
   })();

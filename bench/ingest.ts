@@ -11,13 +11,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createAgentStream } from '../src/infrastructure/grpc/agent-client.js';
 import { createInfluxStore } from '../src/infrastructure/influx/store.js';
 import { createSqliteStore } from '../src/infrastructure/sqlite/store.js';
 import { autoStepMs } from '../src/domain/rollup.js';
 import type { Logger } from '../src/application/ports.js';
 import type { MetricsStore } from '../src/application/store-ports.js';
-import type { MetricBatch } from '../src/domain/types.js';
 import { containerIds, containerSample, makeBatch } from '../test/helpers/storage-batches.js';
 import { startInfluxd } from '../test/helpers/storage-influxd.js';
 
@@ -40,9 +38,11 @@ export interface IngestBenchResult {
   ceilingPointsPerSec: number;
   adapterInflux: Rate;
   adapterSqlite: Rate;
-  grpcInflux: Rate & { serverRssMaxMb: number; serverCpuPercent: number };
-  grpcInfluxPaced: Rate & { targetPointsPerSec: number; serverRssMaxMb: number; serverCpuPercent: number };
-  grpcSqlite: Rate & { serverRssMaxMb: number; serverCpuPercent: number };
+  grpcInflux: Rate & { serverRssMaxMb: number; serverCpuPercent: number; backlog: number };
+  grpcInfluxPaced: Rate & { targetPointsPerSec: number; serverRssMaxMb: number; serverCpuPercent: number; backlog: number };
+  grpcSqlite: Rate & { serverRssMaxMb: number; serverCpuPercent: number; backlog: number };
+  /** The same gRPC load into a store that resolves at once: what gRPC + ingest cost alone. */
+  grpcNullStore: Rate & { serverRssMaxMb: number; serverCpuPercent: number; backlog: number };
   history24hMs: { influx: number; sqlite: number; sqliteRawTier: number };
 }
 
@@ -140,7 +140,7 @@ async function adapterRate(store: MetricsStore, seconds: number, callers: number
 }
 
 // ---------- (d) over real gRPC, server in a child process ----------
-async function startServer(cfg: Record<string, unknown>): Promise<{ child: ChildProcess; port: number }> {
+export async function startServer(cfg: Record<string, unknown>): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'ingest-server.ts'), JSON.stringify(cfg)],
     { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
@@ -157,7 +157,7 @@ async function startServer(cfg: Record<string, unknown>): Promise<{ child: Child
   return { child, port };
 }
 
-async function stopServer(child: ChildProcess): Promise<void> {
+export async function stopServer(child: ChildProcess): Promise<void> {
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
   await Promise.race([exited, sleep(15_000)]);
@@ -166,88 +166,38 @@ async function stopServer(child: ChildProcess): Promise<void> {
 
 interface GrpcRunOptions { agents: number; perBatch: number; seconds: number; window: number; batchesPerSec?: number }
 
-async function grpcRun(port: number, pid: number, o: GrpcRunOptions): Promise<Rate & { serverRssMaxMb: number; serverCpuPercent: number }> {
-  const sentAt = new Map<string, number>();
-  const lat: number[] = [];
-  let measuring = false;
-  let samples = 0;
-  let points = 0;
-  const outstanding = new Map<string, number>();
-  const wake = new Map<string, () => void>();
-  const streams = Array.from({ length: o.agents }, (_, a) => {
-    const agentId = `bench-agent-${a}-${Date.now()}`;
-    outstanding.set(agentId, 0);
-    const stream = createAgentStream({
-      address: `127.0.0.1:${port}`, log: silent, queueSize: 10_000,
-      onAck: (ack) => {
-        const k = `${ack.agentId}/${ack.sequence}`;
-        const s = sentAt.get(k);
-        sentAt.delete(k);
-        outstanding.set(ack.agentId, (outstanding.get(ack.agentId) ?? 1) - 1);
-        if (s !== undefined && measuring) {
-          lat.push(performance.now() - s);
-          samples += o.perBatch;
-          points += o.perBatch + 1;
-        }
-        wake.get(ack.agentId)?.();
-      },
-    });
-    return { agentId, stream, ids: containerIds(`g${a}x${Date.now() % 100000}`, o.perBatch) };
-  });
-  const base = Date.now() - 3_600_000;
-  const send = (ag: (typeof streams)[number], i: number): void => {
-    const b: MetricBatch = makeBatch(ag.agentId, `host-${ag.agentId}`, ag.ids, base + i * 1000, i);
-    sentAt.set(`${ag.agentId}/${b.sequence}`, performance.now());
-    outstanding.set(ag.agentId, (outstanding.get(ag.agentId) ?? 0) + 1);
-    ag.stream.send(b);
-  };
-  let stop = false;
+/** Agents in `procs` child processes (bench/ingest-agents.ts); the server's CPU and RSS sampled from /proc. */
+export async function grpcRun(port: number, pid: number, o: GrpcRunOptions, procs = 2): Promise<Rate & { serverRssMaxMb: number; serverCpuPercent: number; backlog: number }> {
   const warmupMs = 3000;
   let rssMax = 0;
   const rssTimer = setInterval(() => { try { rssMax = Math.max(rssMax, rssMb(pid)); } catch { /* exited */ } }, 250);
   let cpu0 = 0;
-  let t0 = 0;
-  setTimeout(() => { measuring = true; cpu0 = cpuTicks(pid); t0 = Date.now(); }, warmupMs);
-
-  if (o.batchesPerSec) {
-    // Open loop: a fixed rate spread over the agents, whatever the acks do.
-    const counters = streams.map(() => 0);
-    const tickMs = 20;
-    const perTick = (o.batchesPerSec * tickMs) / 1000;
-    let carry = 0;
-    let rr = 0;
-    const timer = setInterval(() => {
-      carry += perTick;
-      while (carry >= 1) {
-        const k = rr++ % streams.length;
-        send(streams[k]!, counters[k]!++);
-        carry -= 1;
-      }
-    }, tickMs);
-    await sleep(warmupMs + o.seconds * 1000);
-    clearInterval(timer);
-  } else {
-    // Closed loop: each agent keeps `window` batches unacked, as fast as acks come back.
-    const loops = streams.map(async (ag) => {
-      for (let i = 0; !stop; i++) {
-        while ((outstanding.get(ag.agentId) ?? 0) >= o.window && !stop) {
-          await new Promise<void>((r) => { wake.set(ag.agentId, r); setTimeout(r, 200); });
-        }
-        if (stop) break;
-        send(ag, i);
-      }
+  let c0 = 0;
+  const cpuStart = setTimeout(() => { cpu0 = cpuTicks(pid); c0 = Date.now(); }, warmupMs);
+  const outs = await Promise.all(Array.from({ length: procs }, (_, k) => new Promise<{ acked: number; secs: number; backlog: number; lat: number[] }>((resolve, reject) => {
+    const cfg = {
+      port, agents: Math.ceil(o.agents / procs), perBatch: o.perBatch, seconds: o.seconds, warmupMs, window: o.window,
+      ...(o.batchesPerSec ? { batchesPerSec: o.batchesPerSec / procs } : {}), tag: `p${k}t${Date.now() % 1_000_000}`,
+    };
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'ingest-agents.ts'), JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let buf = '';
+    child.stdout!.setEncoding('utf8');
+    child.stdout!.on('data', (d: string) => { buf += d; });
+    child.once('exit', () => {
+      try { resolve(JSON.parse(buf.trim().split('\n').pop()!)); } catch (e) { reject(new Error(`agents process: ${String(e)} ${buf.slice(0, 200)}`)); }
     });
-    await sleep(warmupMs + o.seconds * 1000);
-    stop = true;
-    for (const w of wake.values()) w();
-    await Promise.all(loops);
-  }
-  measuring = false;
-  const secs = (Date.now() - t0) / 1000;
-  const cpuPct = ((cpuTicks(pid) - cpu0) / 100 / secs) * 100;
+  })));
+  const cpuSecs = (Date.now() - c0) / 1000;
+  const cpuPct = ((cpuTicks(pid) - cpu0) / 100 / cpuSecs) * 100;
+  clearTimeout(cpuStart);
   clearInterval(rssTimer);
-  await Promise.all(streams.map((s) => s.stream.close(5000)));
-  return { ...rate(samples, points, secs, lat), serverRssMaxMb: round(rssMax), serverCpuPercent: round(cpuPct) };
+  const lat = outs.flatMap((x) => x.lat);
+  const acked = outs.reduce((a, x) => a + x.acked, 0);
+  const secs = Math.max(...outs.map((x) => x.secs));
+  return {
+    ...rate(acked * o.perBatch, acked * (o.perBatch + 1), secs, lat),
+    serverRssMaxMb: round(rssMax), serverCpuPercent: round(cpuPct), backlog: outs.reduce((a, x) => a + x.backlog, 0),
+  };
 }
 
 // ---------- history: 24 h at auto step ----------
@@ -308,8 +258,8 @@ export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBe
     await sqlite.close();
     print(`history 24 h at auto step (median of 20): influx ${hInflux} ms, embedded ${hSqlite} ms (rollup tier), ${hSqliteRaw} ms before compaction (raw rows)`);
 
-    const runs: Record<string, Rate & { serverRssMaxMb: number; serverCpuPercent: number }> = {};
-    for (const kind of ['influx', 'sqlite'] as const) {
+    const runs: Record<string, Rate & { serverRssMaxMb: number; serverCpuPercent: number; backlog: number }> = {};
+    for (const kind of ['null', 'influx', 'sqlite'] as const) {
       const srv = await startServer({ store: kind, url, bucket: `bench_grpc_${kind}_${Date.now()}`, dataDir: path.join(tmp, `server-${kind}`) });
       try {
         runs[kind] = await grpcRun(srv.port, srv.child.pid!, { agents, perBatch, seconds, window });
@@ -326,7 +276,7 @@ export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBe
     }
     return {
       machine: m, ceilingPointsPerSec: ceil, adapterInflux, adapterSqlite,
-      grpcInflux: runs.influx!, grpcInfluxPaced: { ...runs.paced!, targetPointsPerSec: Math.round(0.6 * ceil) }, grpcSqlite: runs.sqlite!,
+      grpcInflux: runs.influx!, grpcInfluxPaced: { ...runs.paced!, targetPointsPerSec: Math.round(0.6 * ceil) }, grpcSqlite: runs.sqlite!, grpcNullStore: runs.null!,
       history24hMs: { influx: hInflux, sqlite: hSqlite, sqliteRawTier: hSqliteRaw },
     };
   } finally {
