@@ -12,6 +12,7 @@ module "agent_sidecar" {
 
   image                  = local.agent_image
   server_addr            = "127.0.0.1:50051" # same task: awsvpc tasks share localhost
+  server_tls             = false             # plaintext on the task's loopback; TLS ends at the ALB
   agent_token_secret_arn = aws_secretsmanager_secret.agent_token.arn
   log_group_name         = aws_cloudwatch_log_group.agent.name
   aws_region             = var.aws_region

@@ -10,6 +10,7 @@ locals {
     [
       { name = "NODE_ENV", value = "production" },
       { name = "SERVER_ADDR", value = var.server_addr },
+      { name = "SERVER_TLS", value = tostring(var.server_tls) },
       { name = "COLLECT_INTERVAL", value = var.collect_interval },
       { name = "AGENT_STATUS_FILE", value = "/tmp/dockwatch-agent.status.json" },
     ],

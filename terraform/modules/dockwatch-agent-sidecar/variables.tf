@@ -8,6 +8,12 @@ variable "server_addr" {
   type        = string
 }
 
+variable "server_tls" {
+  description = "Connect with TLS (SERVER_TLS). True for the ALB's gRPC listener; false only for 127.0.0.1 inside the server task."
+  type        = bool
+  default     = true
+}
+
 variable "agent_token_secret_arn" {
   description = "Secrets Manager ARN of AGENT_TOKEN. The task's execution role needs secretsmanager:GetSecretValue on it."
   type        = string
