@@ -1,6 +1,6 @@
 // The measured process of bench/agent-cost.ts: one collection loop, nothing else. Plain JS over
 // the compiled dist/ so no TypeScript loader inflates its CPU or RSS.
-//   node bench/agent-cost-child.mjs <cgroup|engine-api|bare-sync> <intervalMs> <concurrency>
+//   node bench/agent-cost-child.mjs <cgroup|cgroup-sync|engine-api|bare-sync> <intervalMs> <concurrency>
 // Env: DOCKER_HOST; BENCH_IDS (comma-separated container ids, bare-sync only); HOST_PROC, HOST_SYS.
 import { readFileSync } from 'node:fs';
 
@@ -41,7 +41,9 @@ async function makeRound() {
   const runtime = createDockerRuntime({ dockerHost: process.env.DOCKER_HOST, log: silent });
   const reader = mode === 'engine-api'
     ? createEngineStatsReader({ client: runtime.client, log: silent })
-    : createCgroupUsageReader({ procRoot: process.env.HOST_PROC, sysRoot: process.env.HOST_SYS, log: silent });
+    : createCgroupUsageReader({
+      procRoot: process.env.HOST_PROC, sysRoot: process.env.HOST_SYS, log: silent, syncReads: mode === 'cgroup-sync',
+    });
   const host = createHostCollector({ procRoot: process.env.HOST_PROC, runtimeAvailable: () => true });
   const collector = createCollector({ runtime, readers: [reader], host, log: silent, concurrency: Number(concurrencyArg) });
   // The real agent also follows events; keep the stream open so its cost is counted.

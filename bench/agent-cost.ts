@@ -3,13 +3,18 @@
 // above a baseline taken with no monitor running. Three loops are compared, each in its own
 // child process (bench/agent-cost-child.mjs over the compiled dist/):
 //   cgroup      createCollector + cgroup reader + host collector + event stream (the agent's road)
+//   cgroup-sync the same with syncReads (readSync on kept descriptors)
 //   engine-api  the same with one-shot stats through the Engine API (the fallback)
 //   bare-sync   the reference: a bare Node loop of sync reads of five cgroup files per container
+// The daemons' CPU is only meaningful if nothing else uses them, so by default (as root, with
+// dockerd installed) the benchmark starts a private dockerd under a temp dir, imports a busybox
+// image into it, and tears it down at the end (BENCH_DOCKERD=shared uses DOCKER_HOST instead).
 // Settings: BENCH_CONTAINERS (default "10,50,100"), BENCH_WINDOW_S (30), BENCH_INTERVAL_MS (1000),
-// BENCH_MODES ("cgroup,engine-api,bare-sync"), DOCKER_HOST / TEST_DOCKER_HOST, TEST_DOCKER_IMAGE.
+// BENCH_DOCKERD (private|shared), BENCH_NODE_FLAGS (flags for the measured process, default none),
+// BENCH_MODES ("cgroup,cgroup-sync,engine-api,bare-sync"), DOCKER_HOST / TEST_DOCKER_HOST, TEST_DOCKER_IMAGE.
 // Run alone: node --import tsx bench/agent-cost.ts
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, copyFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -21,7 +26,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CLK_TCK = 100;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-export type AgentCostMode = 'cgroup' | 'engine-api' | 'bare-sync';
+export type AgentCostMode = 'cgroup' | 'cgroup-sync' | 'engine-api' | 'bare-sync';
 
 export interface AgentCostOptions {
   containers?: number[];
@@ -30,6 +35,10 @@ export interface AgentCostOptions {
   modes?: AgentCostMode[];
   dockerHost?: string;
   image?: string;
+  /** 'private' starts a dockerd of its own (default when root and dockerd exists); 'shared' uses dockerHost. */
+  dockerd?: 'private' | 'shared';
+  /** Node flags for the measured process, e.g. ['--max-semi-space-size=1'] (env BENCH_NODE_FLAGS). */
+  nodeFlags?: string[];
   /** Seconds a loop runs before its window starts (default 5). */
   warmupS?: number;
   print?: boolean;
@@ -59,9 +68,10 @@ export interface AgentCostRun {
 
 export interface AgentCostResult {
   scenario: 'agent-cost';
-  machine: { nproc: number; cpuModel: string; kernel: string; dockerServer: string; cgroup: string; node: string };
+  machine: { nproc: number; cpuModel: string; kernel: string; dockerServer: string; cgroup: string; node: string; dockerd: string };
   intervalMs: number;
   windowS: number;
+  nodeFlags: string[];
   runs: AgentCostRun[];
   loadAvgBefore: string;
   loadAvgAfter: string;
@@ -176,10 +186,49 @@ async function removeBenchContainers(docker: Docker): Promise<void> {
   await Promise.all(Array.from({ length: 8 }, worker));
 }
 
+// ---------- a private daemon ----------
+
+/** dockerd as in /work/shared/ENVIRONMENT.md, with its socket, data and exec roots under a temp dir. */
+async function startPrivateDockerd(image: string): Promise<{ host: string; stop(): Promise<void> }> {
+  const dir = mkdtempSync('/tmp/bench-dockerd-');
+  const host = `unix://${dir}/docker.sock`;
+  const logFd = openSync(`${dir}/dockerd.log`, 'a');
+  const d = spawn('dockerd', [
+    '--storage-driver=vfs', '--iptables=false', '--ip6tables=false', '--bridge=none', `--data-root=${dir}/root`,
+    `--exec-root=${dir}/exec`, `--host=${host}`, `--pidfile=${dir}/docker.pid`,
+  ], { stdio: ['ignore', logFd, logFd] });
+  closeSync(logFd);
+  const env = { ...process.env, DOCKER_HOST: host };
+  const stop = async () => {
+    if (d.exitCode === null) {
+      const exited = new Promise((r) => d.once('exit', r));
+      d.kill('SIGTERM');
+      await Promise.race([exited, sleep(30_000)]);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; ; i++) {
+      if (await run('docker', ['info', '--format', '{{.ServerVersion}}'], { env }).then(() => true, () => false)) break;
+      if (i > 60 || d.exitCode !== null) throw new Error(`private dockerd did not start; see ${dir}/dockerd.log`);
+      await sleep(500);
+    }
+    const rootfs = `${dir}/rootfs`;
+    mkdirSync(`${rootfs}/bin`, { recursive: true });
+    copyFileSync('/bin/busybox', `${rootfs}/bin/busybox`);
+    for (const c of ['sh', 'sleep']) symlinkSync('busybox', `${rootfs}/bin/${c}`);
+    await run('sh', ['-c', `tar -C ${rootfs} -c . | docker import - ${image}`], { env });
+    return { host, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
 // ---------- the measured loop ----------
 
-function startChild(mode: AgentCostMode, intervalMs: number, concurrency: number, env: NodeJS.ProcessEnv): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [`${ROOT}bench/agent-cost-child.mjs`, mode, String(intervalMs), String(concurrency)], {
+function startChild(mode: AgentCostMode, intervalMs: number, concurrency: number, env: NodeJS.ProcessEnv, nodeFlags: string[]): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [...nodeFlags, `${ROOT}bench/agent-cost-child.mjs`, mode, String(intervalMs), String(concurrency)], {
     env, stdio: ['ignore', 'pipe', 'inherit'],
   });
   return new Promise((resolve, reject) => {
@@ -203,7 +252,7 @@ function stopChild(child: ChildProcess): Promise<Record<string, number>> {
   });
 }
 
-async function machine(dockerHost: string): Promise<AgentCostResult['machine']> {
+async function machine(dockerHost: string, dockerd: string): Promise<AgentCostResult['machine']> {
   const env = { ...process.env, DOCKER_HOST: dockerHost };
   const docker = await run('docker', ['version', '--format', '{{.Server.Version}} (API {{.Server.APIVersion}})'], { env })
     .then((r) => r.stdout.trim(), () => 'unknown');
@@ -214,6 +263,7 @@ async function machine(dockerHost: string): Promise<AgentCostResult['machine']> 
     dockerServer: docker,
     cgroup: existsSync('/sys/fs/cgroup/cgroup.controllers') ? 'v2' : 'v1',
     node: process.version,
+    dockerd,
   };
 }
 
@@ -222,14 +272,17 @@ const round2 = (v: number) => Math.round(v * 100) / 100;
 
 export async function runAgentCost(opts: AgentCostOptions = {}): Promise<AgentCostResult> {
   const env = process.env;
-  const dockerHost = opts.dockerHost ?? env.DOCKER_HOST ?? env.TEST_DOCKER_HOST ?? 'unix:///var/run/docker.sock';
+  const canOwnDaemon = process.getuid?.() === 0 && existsSync('/usr/sbin/dockerd') && existsSync('/bin/busybox');
+  const dockerdMode = opts.dockerd ?? (env.BENCH_DOCKERD === 'shared' || !canOwnDaemon ? 'shared' : 'private');
+  let dockerHost = opts.dockerHost ?? env.DOCKER_HOST ?? env.TEST_DOCKER_HOST ?? 'unix:///var/run/docker.sock';
   const image = opts.image ?? env.TEST_DOCKER_IMAGE ?? 'dockwatch-test/busybox:latest';
   const sizes = opts.containers ?? (env.BENCH_CONTAINERS ?? '10,50,100').split(',').map(Number).filter((n) => n > 0);
   const windowS = opts.windowS ?? Number(env.BENCH_WINDOW_S ?? 30);
   const intervalMs = opts.intervalMs ?? Number(env.BENCH_INTERVAL_MS ?? 1000);
   const warmupS = opts.warmupS ?? 5;
-  const modes = opts.modes ?? ((env.BENCH_MODES ?? 'cgroup,engine-api,bare-sync').split(',') as AgentCostMode[]);
+  const modes = opts.modes ?? ((env.BENCH_MODES ?? 'cgroup,cgroup-sync,engine-api,bare-sync').split(',') as AgentCostMode[]);
   const print = opts.print ?? true;
+  const nodeFlags = opts.nodeFlags ?? (env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const log = (s: string) => print && process.stderr.write(`[agent-cost] ${s}\n`);
 
   // The measured loops run the compiled code: build it (errors elsewhere do not stop the emit).
@@ -240,12 +293,19 @@ export async function runAgentCost(opts: AgentCostOptions = {}): Promise<AgentCo
     if (!existsSync(`${ROOT}dist/${f}`)) throw new Error(`dist/${f} missing after the build`);
   }
 
+  let privateDaemon: { host: string; stop(): Promise<void> } | undefined;
+  if (dockerdMode === 'private') {
+    log('starting a private dockerd');
+    privateDaemon = await startPrivateDockerd(image);
+    dockerHost = privateDaemon.host;
+  }
   const docker = new Docker(dockerOptions(dockerHost));
   const result: AgentCostResult = {
-    scenario: 'agent-cost', machine: await machine(dockerHost), intervalMs, windowS, runs: [],
+    scenario: 'agent-cost', machine: await machine(dockerHost, dockerdMode), intervalMs, windowS, nodeFlags, runs: [],
     loadAvgBefore: readFileSync('/proc/loadavg', 'latin1').trim(), loadAvgAfter: '',
     note: 'Shared machine: other processes (e.g. other test runs) may have loaded it during the windows; '
-      + 'compare loadAvgBefore/After. Daemon CPU counts only the daemons of this DOCKER_HOST.',
+      + 'compare loadAvgBefore/After. Daemon CPU counts only the daemons of this DOCKER_HOST '
+      + `(${dockerdMode === 'private' ? 'a private dockerd started for this run' : 'shared with other users'}).`,
   };
   const daemons = () => daemonPids(dockerHost);
   await removeBenchContainers(docker);
@@ -260,7 +320,7 @@ export async function runAgentCost(opts: AgentCostOptions = {}): Promise<AgentCo
       for (const mode of modes) {
         // Engine one-shot stats block up to ~1 s each: all in flight, or a round outlasts the interval.
         const concurrency = mode === 'engine-api' ? n : 16;
-        const child = await startChild(mode, intervalMs, concurrency, { ...env, DOCKER_HOST: dockerHost, BENCH_IDS: ids.join(',') });
+        const child = await startChild(mode, intervalMs, concurrency, { ...env, DOCKER_HOST: dockerHost, BENCH_IDS: ids.join(',') }, nodeFlags);
         await sleep(warmupS * 1000);
         log(`${mode}: window ${windowS}s`);
         const pid = child.pid!;
@@ -282,7 +342,8 @@ export async function runAgentCost(opts: AgentCostOptions = {}): Promise<AgentCo
       await removeBenchContainers(docker);
     }
   } finally {
-    await removeBenchContainers(docker);
+    await removeBenchContainers(docker).catch(() => undefined);
+    await privateDaemon?.stop();
   }
   result.loadAvgAfter = readFileSync('/proc/loadavg', 'latin1').trim();
   if (print) printTable(result);
@@ -292,8 +353,8 @@ export async function runAgentCost(opts: AgentCostOptions = {}): Promise<AgentCo
 export function printTable(r: AgentCostResult): void {
   const m = r.machine;
   const lines = [
-    `agent-cost: ${m.nproc} x ${m.cpuModel}, kernel ${m.kernel}, Docker ${m.dockerServer}, cgroup ${m.cgroup}, Node ${m.node}`,
-    `interval ${r.intervalMs} ms, window ${r.windowS} s; loadavg before ${r.loadAvgBefore} / after ${r.loadAvgAfter}`,
+    `agent-cost: ${m.nproc} x ${m.cpuModel}, kernel ${m.kernel}, Docker ${m.dockerServer} (${m.dockerd} daemon), cgroup ${m.cgroup}, Node ${m.node}`,
+    `interval ${r.intervalMs} ms, window ${r.windowS} s, node flags "${r.nodeFlags.join(' ')}"; loadavg before ${r.loadAvgBefore} / after ${r.loadAvgAfter}`,
     '',
     '| containers | loop | agent CPU % | agent RSS MB (peak) | daemons CPU % (baseline) | agent + daemons above baseline, % of one core | mean / p95 round ms | rounds (skipped) |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',

@@ -111,8 +111,10 @@ export function createCollector(deps: CollectorDeps): Collector {
       // Forget containers that are gone, so a reused id never rates against stale counters.
       const live = new Set(containers.map((c) => c.id));
       if (list) for (const id of previous.keys()) if (!live.has(id)) previous.delete(id);
+      // The host sample is ours (fresh each round): stamp what this round learnt about the runtime.
+      if (host) host.runtimeAvailable = runtimeUp;
       return {
-        host: host ? { ...host, runtimeAvailable: runtimeUp } : null,
+        host,
         containers: samples,
         runtimeAvailable: runtimeUp,
       };

@@ -223,3 +223,28 @@ test('the list is served from memory while the event stream vouches for it; a st
     runtime.close();
   }
 });
+
+test('a memory limit, OOM and health events: limit read from the cgroup, oom and health_status passed on', async () => {
+  const runtime = createDockerRuntime({ dockerHost: DOCKER_HOST, log: silent });
+  const events: ContainerEvent[] = [];
+  const stop = runtime.watchEvents((e) => events.push(e));
+  try {
+    await sleep(300);
+    const id = await startContainer('oom', ['--memory', '16m', '--memory-swap', '16m', '--health-cmd', 'true', '--health-interval', '1s'],
+      'sleep 2; dd if=/dev/zero of=/dev/shm/f bs=1M count=64; sleep 600');
+    const health = await waitFor('health_status event', () => events.find((e) => e.containerId === id && e.action === 'health_status'));
+    assert.ok(['healthy', 'unhealthy'].includes(health.health), `health ${health.health}`);
+    await waitFor('oom event', () => events.find((e) => e.containerId === id && e.action === 'oom'));
+    const col = createCollector({
+      runtime, readers: [createCgroupUsageReader({ log: silent })], host: createHostCollector({ runtimeAvailable: () => true }), log: silent,
+    });
+    const s = (await col.collect()).containers.find((c) => c.id === id)!;
+    assert.equal(s.memLimitBytes, 16 * MiB);
+    assert.ok(s.memUsageBytes <= 16 * MiB && s.memUsageBytes > 8 * MiB, `usage ${s.memUsageBytes} near the limit`);
+    assert.ok(s.memPercent > 50 && s.memPercent <= 100);
+    assert.ok(['healthy', 'unhealthy', 'starting'].includes(s.health), `health from inspect: ${s.health}`);
+  } finally {
+    stop();
+    runtime.close();
+  }
+});

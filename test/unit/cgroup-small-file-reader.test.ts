@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createSmallFileReader } from '../../src/infrastructure/cgroup/file-reader.js';
+import { createSmallFileReader } from '../../src/infrastructure/shared/small-file-reader.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'file-reader-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

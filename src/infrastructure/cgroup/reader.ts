@@ -8,7 +8,7 @@ import {
   cpuUsageNsV2, flatKeyed, inactiveFile, meminfoBytes, parseBlkioV1, parseIoStatV2, parseNetDev,
   parseProcCgroup, parseProcStat, parseSingleNumber, type ProcCgroupPaths, type ProcStatSummary,
 } from './parse.js';
-import { createSmallFileReader } from './file-reader.js';
+import { createSmallFileReader } from '../shared/small-file-reader.js';
 
 export interface CgroupReaderOptions {
   /** Host's /proc (HOST_PROC), default '/proc'. */
@@ -64,10 +64,19 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): CgroupU
   const clock = opts.clock ?? Date.now;
   const log = opts.log;
   const cache = new Map<string, ContainerFiles>();
-  const files = createSmallFileReader({ sync: opts.syncReads ?? false, maxOpen: opts.maxOpenFiles ?? 4096 });
+  const sync = opts.syncReads ?? false;
+  const files = createSmallFileReader({ sync, maxOpen: opts.maxOpenFiles ?? 4096 });
   const readFile = (path: string) => files.read(path);
   /** Optional files: a missing one (e.g. a pid gone mid-read for net/dev) reads as empty. */
   const opt = (path: string | null): Promise<string> => (path ? files.read(path).catch(() => '') : Promise.resolve(''));
+  const optNow = (path: string | null): string => {
+    if (!path) return '';
+    try {
+      return files.readNow(path);
+    } catch {
+      return '';
+    }
+  };
   const release = (f: ContainerFiles) => {
     for (const p of [f.cpu, f.memUsage, f.memStat, f.memLimit, f.io, f.pids, f.netDev]) if (p) files.forget(p);
   };
@@ -228,9 +237,11 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): CgroupU
       const version = f.version;
       let texts: string[];
       try {
-        texts = await Promise.all([
-          readFile(f.cpu), opt(f.memUsage), opt(f.memStat), opt(f.memLimit), opt(f.io), opt(f.pids), opt(f.netDev),
-        ]);
+        texts = sync
+          ? [files.readNow(f.cpu), optNow(f.memUsage), optNow(f.memStat), optNow(f.memLimit), optNow(f.io), optNow(f.pids), optNow(f.netDev)]
+          : await Promise.all([
+            readFile(f.cpu), opt(f.memUsage), opt(f.memStat), opt(f.memLimit), opt(f.io), opt(f.pids), opt(f.netDev),
+          ]);
       } catch {
         // The cgroup went away (container stopped or moved): resolve again next time.
         cache.delete(c.id);

@@ -4,6 +4,7 @@
 // at <hostRoot><mount>. Without hostRoot, statfs sees the agent's own filesystem, which is right
 // natively and harmless (deduped) in a container.
 import { readFile, statfs } from 'node:fs/promises';
+import { createSmallFileReader } from '../shared/small-file-reader.js';
 import type { HostCollector, Logger } from '../../application/ports.js';
 import { cpuBusyPercent, memUsed, percentOf, type CpuTimes } from '../../domain/host-math.js';
 import type { DiskUsage, HostSample } from '../../domain/types.js';
@@ -22,6 +23,8 @@ export interface HostCollectorOptions {
   clock?: () => number;
   /** The mount table changes rarely: re-read it at most this often (default 30 s). */
   mountsTtlMs?: number;
+  /** readSync on kept descriptors (see the cgroup reader's syncReads). Default false. */
+  syncReads?: boolean;
 }
 
 export function createHostCollector(opts: HostCollectorOptions): HostCollector {
@@ -47,11 +50,14 @@ export function createHostCollector(opts: HostCollectorOptions): HostCollector {
     }
   };
 
-  const read = (name: string) => readFile(`${proc}/${name}`, 'latin1');
+  // The per-round files stay open (one pread each); the mount table is read the plain way.
+  const files = createSmallFileReader({ sync: opts.syncReads ?? false, maxOpen: 16 });
+  const read = (name: string) => files.read(`${proc}/${name}`);
+  const readOnce = (name: string) => readFile(`${proc}/${name}`, 'latin1');
 
   async function mountList(now: number): Promise<MountEntry[]> {
     if (mounts && now - mounts.at < mountsTtl) return mounts.list;
-    const text = await read('1/mounts').catch(() => read('self/mounts'));
+    const text = await readOnce('1/mounts').catch(() => readOnce('self/mounts'));
     mounts = { at: now, list: parseRealMounts(text) };
     return mounts.list;
   }
