@@ -87,6 +87,9 @@ export function createAlertEngine(deps: AlertingDeps): AlertEngine {
   let rules = deps.rules;
   let state: AlertState = emptyAlertState();
   const queue: Pending[] = [];
+  // What this replica itself notified, and until when: a Redis restart forgets its keys, this
+  // memory does not, so a flapping alert is not sent again just because Redis lost its data.
+  const sentUntil = new Map<string, number>();
   let lastError: string | undefined;
   let draining: Promise<void> | null = null;
   let offlinePaused = false;
@@ -94,6 +97,13 @@ export function createAlertEngine(deps: AlertingDeps): AlertEngine {
 
   // Runs one transition from `step` on; returns the step it failed at (to resume from), or null when done.
   async function advance(p: Pending): Promise<Step | null> {
+    const failedAt = await attempt(p);
+    // Any complete pass proves Redis answers again, whichever way the pass ended.
+    if (failedAt === null) lastError = undefined;
+    return failedAt;
+  }
+
+  async function attempt(p: Pending): Promise<Step | null> {
     const e = p.event;
     let step = p.step;
     try {
@@ -114,16 +124,18 @@ export function createAlertEngine(deps: AlertingDeps): AlertEngine {
       }
       if (step === 'cooldown') {
         const key = `${prefix}cd:${e.state}:${e.ruleId}:${e.host}:${e.containerId}`;
-        if (!(await deps.cooldown.tryAcquire(key, cooldownMs))) {
+        const now = deps.now();
+        if ((sentUntil.get(key) ?? 0) > now || !(await deps.cooldown.tryAcquire(key, cooldownMs))) {
           stats.suppressed++;
           deps.log.info({ alertId: e.id }, 'alert notification suppressed by cooldown');
           return null;
         }
+        if (sentUntil.size > 10_000) for (const [k, t] of sentUntil) if (t <= now) sentUntil.delete(k);
+        sentUntil.set(key, now + cooldownMs);
         step = 'publish';
       }
       await deps.publisher.publish(e);
       stats.published++;
-      lastError = undefined;
       return null;
     } catch (err) {
       lastError = `alert delivery unavailable: ${(err as Error).message}`;

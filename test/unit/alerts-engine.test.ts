@@ -145,3 +145,16 @@ test('withAlertContext attaches the last log lines to die/oom/unhealthy events o
   assert.equal(got.find((e) => e.action === 'oom')!.attributes['logTail'], undefined, 'no log, event still passed on');
   assert.equal(got.length, 5);
 });
+
+test('health recovers once Redis answers, even when the queued alert was taken by another replica', async () => {
+  const s = setup();
+  s.setDown(true);
+  await s.engine.onBatch(cpuBatch(1000, 80));
+  assert.equal(s.engine.health().status, 'degraded');
+  s.setDown(false);
+  // Another replica claimed the same transition meanwhile.
+  await s.cooldown.tryAcquire(`dockwatch:claim:${'cpu|host-a|c1|1000|firing'}`, 60_000);
+  await s.engine.tick();
+  assert.equal(s.published.length, 0);
+  assert.deepEqual(s.engine.health(), { status: 'ok', queued: 0 });
+});
