@@ -85,6 +85,7 @@ test('a real Prometheus scraping /metrics sees a real container burn about half 
   let promLog = '';
   let loop: NodeJS.Timeout | undefined;
   let listener: Awaited<ReturnType<typeof startMetricsListener>> | undefined;
+  let runtime: ReturnType<typeof createDockerRuntime> | undefined;
   const container = await docker.createContainer({
     name,
     Image: image,
@@ -94,6 +95,7 @@ test('a real Prometheus scraping /metrics sees a real container burn about half 
   });
   t.after(async () => {
     if (loop) clearInterval(loop);
+    runtime?.close();
     prom?.kill('SIGTERM');
     await listener?.close();
     await container.remove({ force: true }).catch(() => {});
@@ -103,7 +105,7 @@ test('a real Prometheus scraping /metrics sees a real container burn about half 
   const id = container.id;
 
   // The real agent side: Docker runtime + cgroup reader, one round a second, into the store.
-  const runtime = createDockerRuntime({ dockerHost, log: silent });
+  runtime = createDockerRuntime({ dockerHost, log: silent });
   const collector = createCollector({
     runtime,
     readers: [createCgroupUsageReader({ log: silent })],
