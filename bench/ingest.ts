@@ -200,6 +200,19 @@ export async function grpcRun(port: number, pid: number, o: GrpcRunOptions, proc
   };
 }
 
+/** Wait until influxd is quiet (compactions after a heavy phase would slow the next one). */
+async function settle(pid: number | undefined, print: (l: string) => void): Promise<void> {
+  if (!pid) return;
+  const start = Date.now();
+  while (Date.now() - start < 90_000) {
+    const a = cpuTicks(pid);
+    await sleep(2000);
+    const pctCpu = (cpuTicks(pid) - a) / 2; // ticks per 2 s -> % of a core
+    if (pctCpu < 10) { print(`influxd settled after ${Math.round((Date.now() - start) / 1000)} s`); return; }
+  }
+  print('influxd still busy after 90 s; going on');
+}
+
 // ---------- history: 24 h at auto step ----------
 async function history24h(store: MetricsStore, before?: () => void | Promise<void>): Promise<number> {
   const id = containerIds('hist24', 1)[0]!;
@@ -238,6 +251,7 @@ export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBe
 
     const ceil = await ceiling(url, seconds);
     print(`(a) InfluxDB ceiling: ${ceil} points/s (4 writers, 5,000-point batches, 9 fields, /write)`);
+    await settle(influxd?.pid(), print);
 
     const influx = createInfluxStore({ url, bucket: `bench_adapter_${Date.now()}` });
     const adapterInflux = await adapterRate(influx, seconds, 32, perBatch);
@@ -246,6 +260,7 @@ export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBe
     // backfill rolls them up, as it would after a spool replay.
     const hInflux = await history24h(influx, () => influx.backfillRollups());
     await influx.close();
+    await settle(influxd?.pid(), print);
 
     const sqliteDir = path.join(tmp, 'sqlite-direct');
     let clock = Date.now();
@@ -262,9 +277,11 @@ export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBe
     for (const kind of ['null', 'influx', 'sqlite'] as const) {
       const srv = await startServer({ store: kind, url, bucket: `bench_grpc_${kind}_${Date.now()}`, dataDir: path.join(tmp, `server-${kind}`) });
       try {
+        await settle(influxd?.pid(), print);
         runs[kind] = await grpcRun(srv.port, srv.child.pid!, { agents, perBatch, seconds, window });
         print(`(d) gRPC -> server -> ${kind}, ${agents} agents x ${perBatch} containers, window ${window}: ${JSON.stringify(runs[kind])}`);
         if (kind === 'influx') {
+          await settle(influxd?.pid(), print);
           const target = 0.6 * ceil;
           const r = await grpcRun(srv.port, srv.child.pid!, { agents, perBatch, seconds, window, batchesPerSec: target / (perBatch + 1) });
           runs.paced = { ...r };

@@ -20,6 +20,7 @@ export interface Influxd {
   kill(): Promise<void>;
   /** Start again on the same dir and ports. */
   start(): Promise<void>;
+  pid(): number | undefined;
 }
 
 export async function startInfluxd(): Promise<Influxd> {
@@ -60,5 +61,5 @@ export async function startInfluxd(): Promise<Influxd> {
     await exited;
   }
   await start();
-  return { url, dir, kill, start };
+  return { url, dir, kill, start, pid: () => child?.pid };
 }

@@ -76,7 +76,15 @@ export async function createResilientStore(inner: MetricsStore, opts: ResilientS
     replaying = true;
     try {
       const n = await spool.drain(async (items) => {
-        await breaker.fire(async () => { await Promise.all(items.map(writeRecord)); });
+        await breaker.fire(async () => {
+          const results = await Promise.allSettled(items.map(writeRecord));
+          const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+          // An outage keeps the chunk in the spool; a record the store refuses for good (bad
+          // data) is dropped with a log line, or it would block the spool forever.
+          const transient = failed.find((r) => countsAsFailure(r.reason));
+          if (transient) throw transient.reason;
+          for (const r of failed) log?.error({ reason: (r.reason as Error)?.message }, 'spooled record refused by the store; dropped');
+        });
       }, opts.replayChunk ?? 20);
       if (n > 0) log?.info({ replayed: n, left: spool.stats().batches }, 'spool replayed');
       return n;
