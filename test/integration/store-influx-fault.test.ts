@@ -129,3 +129,31 @@ test('fault: the server is killed -9 with a full spool; a restart replays it int
     await fetch(`${url}/query?q=${encodeURIComponent(`DROP DATABASE "${bucket}"`)}`, { method: 'POST' });
   }
 });
+
+test('fault: a spooled batch the database refuses for good is dropped, the rest replays', { timeout: 60_000 }, async () => {
+  const url = requireEnv('TEST_INFLUXDB_URL');
+  const dataDir = tmp();
+  const bucket = `dw_storage_poison_${randomUUID().slice(0, 8)}`;
+  const down = await createResilientStore(createInfluxStore({ url: `http://127.0.0.1:${await freePort()}`, bucket, timeoutMs: 1000 }), {
+    dataDir, breaker: { failureThreshold: 1, resetTimeoutMs: 60_000 }, retry: { attempts: 0 },
+  });
+  const now = Date.now();
+  const ids = containerIds('poison', 2);
+  const batches = [0, 1, 2, 3].map((i) => makeBatch('agent-p', 'host-p', ids, now - (4 - i) * 1000, i));
+  const stale = makeBatch('agent-p', 'host-p', ['stale-clock'], now - 60 * 86_400_000, 9, false); // beyond the 30-day retention
+  for (const b of [batches[0]!, stale, ...batches.slice(1)]) await down.writeBatch(b);
+  assert.equal(down.spoolStats().batches, 5);
+  assert.equal(down.breakerState(), 'open');
+  await down.close();
+
+  const up = await createResilientStore(createInfluxStore({ url, bucket }), { dataDir, replayIntervalMs: 200 });
+  try {
+    await waitFor('replay', () => up.spoolStats().batches === 0, 30_000);
+    assert.deepEqual(await storedTimestamps(url, bucket, ids[1]!), batches.map((b) => b.timestampMs));
+    assert.equal(await up.hasContainer('stale-clock'), false);
+    assert.equal(up.breakerState(), 'closed');
+  } finally {
+    await up.close();
+    await fetch(`${url}/query?q=${encodeURIComponent(`DROP DATABASE "${bucket}"`)}`, { method: 'POST' });
+  }
+});
