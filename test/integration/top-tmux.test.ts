@@ -268,3 +268,49 @@ test('dockwatch top: unreachable server, refused token, and never a blank screen
   assert.match(screen, /TOP-EXIT=0/);
 });
 
+
+test('dockwatch top keeps its rows and reconnects when the server restarts', { timeout: 120_000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'dockwatch-top-re-'));
+  const tmux = new Tmux(join(dir, 'tmux.sock'));
+  const authorize = async (md: { get(k: string): unknown[] }) => {
+    if (String(md.get('authorization')[0] ?? '') !== `Bearer ${TOKEN}`) throw new AppError('UNAUTHENTICATED', 'invalid token');
+  };
+  const serverWith = (name: string) => {
+    const latest = createMemoryLatestStore();
+    latest.apply({
+      agentId: 'recon-agent', hostname: 'recon-host', sequence: 1, timestampMs: Date.now(), host: null, events: [],
+      complete: true, intervalMs: 1000,
+      containers: [{
+        id: `${name}0123456789`, name, image: 'img', labels: {}, state: 'running', health: 'none', restartCount: 0,
+        exitCode: 0, oomKilled: false, startedAtMs: Date.now(), timestampMs: Date.now(), cpuPercent: 1, cpuUsageNs: 1,
+        onlineCpus: 1, memUsageBytes: 1, memLimitBytes: 2, memPercent: 50, memRawUsageBytes: 1, netRxBytes: 0,
+        netTxBytes: 0, blkReadBytes: 0, blkWriteBytes: 0, pids: 1, source: 'cgroup',
+      }],
+    });
+    return createGrpcServer({
+      ingest: async () => { throw new AppError('INTERNAL', 'unused'); }, bus: createMemoryBus(), latest, log: silent, authorize,
+    });
+  };
+  const first = serverWith('recon-web');
+  let second: GrpcServer | undefined;
+  t.after(async () => {
+    await tmux.kill();
+    await first.close(200).catch(() => {});
+    await second?.close(200).catch(() => {});
+    await rm(dir, { recursive: true, force: true });
+  });
+  const port = await first.listen('127.0.0.1', 0);
+  await tmux.start('re', `--server 127.0.0.1:${port} --token ${TOKEN}`);
+  await tmux.waitScreen('re', 'the first server\'s row', (s) => s.includes('recon-web'));
+
+  await first.close(200);
+  let screen = await tmux.waitScreen('re', 'connection lost', (s) => /connection lost/.test(s));
+  assert.match(screen, /recon-web/, 'the last rows stay on screen');
+
+  second = serverWith('recon-db');
+  await second.listen('127.0.0.1', port);
+  screen = await tmux.waitScreen('re', 'the second server\'s row', (s) => s.includes('recon-db') && !/connection lost/.test(s), 40_000);
+  await tmux.keys('re', 'q');
+  screen = await tmux.waitScreen('re', 'exit', (s) => /TOP-EXIT=\d+/.test(s));
+  assert.match(screen, /TOP-EXIT=0/);
+});

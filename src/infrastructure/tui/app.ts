@@ -76,7 +76,8 @@ function statusText(store: TopStore, server: string, shown: number, filter: stri
     const s = Math.floor((Date.now() - conn.sinceMs) / 1000);
     return `connecting to ${server}…${s >= 3 ? ` (${s}s, no answer yet)` : ''}`;
   }
-  if (conn.kind === 'reconnecting') return `connection lost (${conn.reason}); reconnecting to ${server}…`;
+  // While reconnecting the last rows stay on screen; the title says what happened.
+  if (conn.kind === 'reconnecting' && store.model.rows.size === 0) return `connection lost (${conn.reason}); reconnecting to ${server}…`;
   if (store.model.batches === 0) return 'connected; waiting for data…';
   if (store.model.rows.size === 0) return 'waiting for data… (no containers reported yet)';
   if (shown === 0) return `no container matches "${filter}"`;
@@ -117,7 +118,8 @@ export function TopApp({ store, server }: TopAppProps): ReactElement {
   const windowRows = table.lines.slice(start, start + bodyHeight);
   const status = statusText(store, server, rows.length, filter);
   const title = `dockwatch top  ${server}  ${store.model.hosts.size} host(s)  ${rows.length}/${store.model.rows.size} containers`
-    + `  sort: ${SORT_LABEL[sort]}${filter ? `  filter: ${filter}` : ''}`;
+    + `  sort: ${SORT_LABEL[sort]}${filter ? `  filter: ${filter}` : ''}`
+    + (store.conn.kind === 'reconnecting' ? `  [connection lost (${store.conn.reason}); reconnecting…]` : '');
 
   return h(Box, { flexDirection: 'column', width: columns },
     h(Text, { bold: true, wrap: 'truncate' }, title),
