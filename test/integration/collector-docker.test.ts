@@ -219,6 +219,15 @@ test('the list is served from memory while the event stream vouches for it; a st
     const inspects = runtime.calls().inspect;
     for (let i = 0; i < 3; i++) await runtime.listContainers();
     assert.ok(runtime.calls().inspect - inspects <= 2, 'inspect results are cached');
+    // Where the agent cannot see the cgroup files, the Engine API serves the container.
+    const blind = createCgroupUsageReader({ sysRoot: '/nonexistent-sys', log: silent });
+    const col = createCollector({
+      runtime, readers: [blind, createEngineStatsReader({ client: runtime.client, log: silent })],
+      host: createHostCollector({ runtimeAvailable: () => true }), log: silent,
+    });
+    const s = (await col.collect()).containers.find((c) => c.id === id);
+    assert.equal(s?.source, 'engine-api');
+    assert.ok((s?.memUsageBytes ?? 0) > 0 && (s?.pids ?? 0) >= 1);
   } finally {
     runtime.close();
   }

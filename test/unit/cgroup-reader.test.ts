@@ -92,9 +92,14 @@ test('v1 unlimited memory becomes the host total; host network namespace reads n
 test('v1 found through CgroupParent, and through /proc/<pid>/cgroup as the last resort', async () => {
   const root = hostTree(4242);
   v1Container(root, `myparent/${ID}`);
-  const r = createCgroupUsageReader({ procRoot: join(root, 'proc'), sysRoot: join(root, 'sys') });
+  let now = 1000;
+  const r = createCgroupUsageReader({ procRoot: join(root, 'proc'), sysRoot: join(root, 'sys'), clock: () => now });
   assert.equal(await r.read(container()), null, 'not in a default place and no parent given');
-  assert.equal((await r.read(container({ cgroupParent: '/myparent' })))?.cpuUsageNs, 160004587530);
+  assert.equal(await r.read(container({ cgroupParent: '/myparent' })), null, 'a miss is remembered for a while (same pid)');
+  now += 31_000;
+  assert.equal((await r.read(container({ cgroupParent: '/myparent' })))?.cpuUsageNs, 160004587530, 'and searched again later');
+  assert.equal((await r.read(container({ pid: 999, cgroupParent: '/nowhere' })))?.cpuUsageNs, undefined);
+  assert.equal((await r.read(container({ pid: 1000, cgroupParent: '/myparent' })))?.cpuUsageNs, 160004587530, 'a new pid searches at once');
 
   const root2 = hostTree(5151);
   v1Container(root2, `odd/place/${ID}`);
@@ -137,10 +142,11 @@ test('not running -> null; a new run (new pid) is resolved again; a cgroup that 
   assert.equal(await r.read(container({ pid: 4343 })), null, 'no cgroup anywhere');
   v1Container(root, `docker/${ID}`);
   writeFileSync(join(root, `sys/fs/cgroup/cpuacct/docker/${ID}/cpuacct.usage`), '42\n');
-  assert.equal((await r.read(container({ pid: 4343 })))?.cpuUsageNs, 42);
+  assert.equal(await r.read(container({ pid: 4343 })), null, 'the miss is remembered for this pid');
+  assert.equal((await r.read(container({ pid: 4444 })))?.cpuUsageNs, 42, 'the next run is found');
   // Counters are re-read each time through the kept descriptors.
   writeFileSync(join(root, `sys/fs/cgroup/cpuacct/docker/${ID}/cpuacct.usage`), '43\n');
-  assert.equal((await r.read(container({ pid: 4343 })))?.cpuUsageNs, 43);
+  assert.equal((await r.read(container({ pid: 4444 })))?.cpuUsageNs, 43);
   r.close();
   assert.equal(r.openFiles(), 0);
 });

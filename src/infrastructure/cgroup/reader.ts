@@ -57,6 +57,9 @@ const V1_MOUNTS: Record<string, string[]> = {
 const PROC_STAT_TTL_MS = 20;
 const MEMINFO_TTL_MS = 60_000;
 const CACHE_SWEEP_MS = 60_000;
+// A container whose cgroup cannot be found is not searched again for this long (same pid):
+// the next reader (Engine API) serves it meanwhile without a dozen failed lookups a round.
+const MISS_RETRY_MS = 30_000;
 
 export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): CgroupUsageReader {
   const proc = opts.procRoot ?? '/proc';
@@ -64,6 +67,7 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): CgroupU
   const clock = opts.clock ?? Date.now;
   const log = opts.log;
   const cache = new Map<string, ContainerFiles>();
+  const misses = new Map<string, { pid: number; until: number }>();
   const sync = opts.syncReads ?? false;
   const files = createSmallFileReader({ sync, maxOpen: opts.maxOpenFiles ?? 4096 });
   const readFile = (path: string) => files.read(path);
@@ -202,6 +206,7 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): CgroupU
   function sweep(now: number): void {
     if (now - lastSweep < CACHE_SWEEP_MS) return;
     lastSweep = now;
+    for (const [id, m] of misses) if (now >= m.until) misses.delete(id);
     for (const [id, f] of cache) {
       if (now - f.lastUsedMs > CACHE_SWEEP_MS) {
         cache.delete(id);
@@ -223,14 +228,18 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): CgroupU
       sweep(now);
       let f = cache.get(c.id);
       if (!f || f.pid !== c.pid) {
+        const miss = misses.get(c.id);
+        if (miss && miss.pid === c.pid && now < miss.until) return null;
         // New container, or a new run of it (new init pid): its cgroup files are new too.
         if (f) release(f);
         f = (await resolve(c, now)) ?? undefined;
         if (!f) {
           cache.delete(c.id);
+          misses.set(c.id, { pid: c.pid, until: now + MISS_RETRY_MS });
           log?.debug({ container: c.id }, 'cgroup files not found');
           return null;
         }
+        misses.delete(c.id);
         cache.set(c.id, f);
       }
       f.lastUsedMs = now;
