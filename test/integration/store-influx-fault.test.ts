@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -13,7 +13,9 @@ import { containerIds, makeBatch } from '../helpers/storage-batches.js';
 import { freePort, startInfluxd } from '../helpers/storage-influxd.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'dw-storage-fault-'));
+const made: string[] = [];
+const tmp = (): string => { const d = fs.mkdtempSync(path.join(os.tmpdir(), 'dw-storage-fault-')); made.push(d); return d; };
+after(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
 
 /** Timestamps of every stored point of a container, straight from InfluxDB. */
 async function storedTimestamps(url: string, db: string, containerId: string): Promise<number[]> {

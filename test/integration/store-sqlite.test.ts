@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,7 +10,9 @@ import { containerIds, makeBatch } from '../helpers/storage-batches.js';
 
 const MIN = 60_000;
 const DAY = 86_400_000;
-const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'dw-storage-sqlite-'));
+const made: string[] = [];
+const tmp = (): string => { const d = fs.mkdtempSync(path.join(os.tmpdir(), 'dw-storage-sqlite-')); made.push(d); return d; };
+after(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
 
 function close(a: number | null, b: number | null): void {
   if (a === null || b === null) { assert.equal(a, b); return; }

@@ -72,5 +72,6 @@ test('history routes: series per step from a real embedded store, 400s naming th
   } finally {
     await app.close();
     await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
   }
 });

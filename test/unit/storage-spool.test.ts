@@ -1,4 +1,4 @@
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -6,7 +6,9 @@ import path from 'node:path';
 import { decodeRecords, encodeRecord, openSpool } from '../../src/infrastructure/resilience/spool.js';
 import { AppError } from '../../src/application/errors.js';
 
-const tmp = (): string => fs.mkdtempSync(path.join(os.tmpdir(), 'dw-storage-spool-'));
+const made: string[] = [];
+const tmp = (): string => { const d = fs.mkdtempSync(path.join(os.tmpdir(), 'dw-storage-spool-')); made.push(d); return d; };
+after(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
 const segs = (dir: string): string[] => fs.readdirSync(dir).filter((n) => n.startsWith('seg-')).sort();
 
 test('spool: records come back in order across segments, and drained segments are removed', async () => {
