@@ -2,20 +2,24 @@
 // container streams samples of a real container to it. Base image and npm packages come from this
 // machine (no registry is reachable from here or from build containers): see test/helpers/deploy-images.ts.
 //
+// docker-compose.yml is then brought up too, with these local-only changes made to a derived copy
+// (deploy-compose-systemd checks the file itself with `docker-compose config`):
+//  - influxdb and redis are left out: influxdb:2 and redis:7 cannot be pulled (no registry);
+//  - server and agent use network_mode host on 127.0.0.1 with free ports, instead of compose's bridge
+//    network, which this engine has disabled (--bridge=none; bridges would hand out private-range addresses);
+//  - the images are the ones just built (--no-build), and the agent mounts this engine's socket.
 // Not run here, and why:
-//  - `docker-compose up` of docker-compose.yml: its influxdb:2 and redis:7 images cannot be pulled (no
-//    registry), and compose puts services on a bridge network, which this engine has disabled
-//    (--bridge=none; bridges would also hand out private-range addresses). The same two images, built from
-//    the same Dockerfiles, are run below with --network host on 127.0.0.1 instead, and deploy-compose-systemd
-//    checks the compose file with `docker-compose config`.
 //  - The production base image node:22-bookworm-slim: it cannot be pulled; BASE_IMAGE points at a local one.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { requireEnv } from '../helpers/env.js';
-import { buildImage, docker, ensureNodeBaseImage, prepareBuildContext } from '../helpers/deploy-images.js';
+import { buildImage, docker, ensureNodeBaseImage, prepareBuildContext, repoRoot } from '../helpers/deploy-images.js';
 
 type Any = any;
 const run = `deploy-img-${process.pid}`;
@@ -53,7 +57,31 @@ const logs = (name: string): string => {
 };
 const running = (name: string): boolean => docker(['inspect', '--format', '{{.State.Running}}', name], { allowFail: true }) === 'true';
 
-test('Dockerfile.server and Dockerfile.agent build, run read-only as non-root, and samples flow', { timeout: 1_500_000 }, async (t) => {
+/** Waits for /health 200, fails at once if the container exited. */
+async function waitHealthy(http: string, container: string): Promise<Any> {
+  return until(`${container} /health`, 90_000, async () => {
+    if (!running(container)) throw new Fatal(`${container} exited\n${logs(container)}`);
+    const r = await fetch(`${http}/health`);
+    return r.status === 200 ? r.json() : undefined;
+  }, () => logs(container));
+}
+
+/** Logs in as admin and waits until the busy workload shows up with CPU use. */
+async function waitForWorkload(http: string, password: string, workload: string, diag: () => string): Promise<{ container: Any; hosts: Any[] }> {
+  const login = await fetch(`${http}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password }) });
+  assert.equal(login.status, 200, await login.clone().text());
+  const { token } = (await login.json()) as { token: string };
+  const headers = { authorization: `Bearer ${token}` };
+  const container: Any = await until(`${workload} in /api/containers with CPU use`, 90_000, async () => {
+    const list = (await (await fetch(`${http}/api/containers?name=${workload}`, { headers })).json()) as Any[];
+    const c = list.find((x) => x.name === workload);
+    return c && c.stats?.cpu_percent > 10 ? c : undefined;
+  }, diag);
+  const hosts = (await (await fetch(`${http}/api/hosts`, { headers })).json()) as Any[];
+  return { container, hosts };
+}
+
+test('Dockerfile.server and Dockerfile.agent build, run read-only as non-root, and samples flow (docker run and compose)', { timeout: 1_500_000 }, async (t) => {
   const dockerHost = requireEnv('TEST_DOCKER_HOST');
   process.env.DOCKER_HOST = dockerHost;
   const busybox = requireEnv('TEST_DOCKER_IMAGE');
@@ -91,6 +119,7 @@ test('Dockerfile.server and Dockerfile.agent build, run read-only as non-root, a
   // No dev dependency made it into the runtime image.
   assert.equal(docker(['run', '--rm', '--network', 'none', '--entrypoint', 'sh', serverImg, '-c', 'ls node_modules/typescript node_modules/tsx 2>/dev/null | wc -l']), '0');
 
+  // ---- plain `docker run`, as docs/deploy.md shows it ----
   const [httpPort, grpcPort] = [await freePort(), await freePort()];
   const secrets = { JWT_SECRET: `jwt-${run}-0123456789abcdef`, ADMIN_PASSWORD: `pw-${run}-Aa1!`, AGENT_TOKEN: `agent-${run}-token` };
   timed('server start', () => docker(['run', '-d', '--name', names.server, '--label', 'dockwatch.test=1',
@@ -99,11 +128,7 @@ test('Dockerfile.server and Dockerfile.agent build, run read-only as non-root, a
     '-e', 'HOST=127.0.0.1', '-e', `PORT=${httpPort}`, '-e', `GRPC_PORT=${grpcPort}`, '-e', 'LOG_LEVEL=info',
     ...Object.entries(secrets).flatMap(([k, v]) => ['-e', `${k}=${v}`]), serverImg]));
   const http = `http://127.0.0.1:${httpPort}`;
-  const health: Any = await until('server /health', 90_000, async () => {
-    if (!running(names.server)) throw new Fatal(`server container exited\n${logs(names.server)}`);
-    const r = await fetch(`${http}/health`);
-    return r.status === 200 ? r.json() : undefined;
-  }, () => logs(names.server));
+  const health: Any = await waitHealthy(http, names.server);
   assert.ok(['ok', 'degraded'].includes(health.status), JSON.stringify(health));
 
   // A workload to observe, and the agent with the mounts its image documents.
@@ -116,18 +141,10 @@ test('Dockerfile.server and Dockerfile.agent build, run read-only as non-root, a
     '-e', `SERVER_ADDR=127.0.0.1:${grpcPort}`, '-e', `AGENT_TOKEN=${secrets.AGENT_TOKEN}`, '-e', `AGENT_ID=${run}`,
     '-e', 'COLLECT_INTERVAL=1s', agentImg]);
 
-  const login = await fetch(`${http}/api/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: secrets.ADMIN_PASSWORD }) });
-  assert.equal(login.status, 200, await login.clone().text());
-  const { token } = (await login.json()) as { token: string };
-  const auth = { authorization: `Bearer ${token}` };
-  const seen: Any = await until('the workload in /api/containers with CPU use', 90_000, async () => {
-    const list = (await (await fetch(`${http}/api/containers?name=${names.workload}`, { headers: auth })).json()) as Any[];
-    const c = list.find((x) => x.name === names.workload);
-    return c && c.stats?.cpu_percent > 10 ? c : undefined;
-  }, () => `${logs(names.agent)}\n${logs(names.server)}`);
+  const { container: seen, hosts } = await waitForWorkload(http, secrets.ADMIN_PASSWORD, names.workload,
+    () => `${logs(names.agent)}\n${logs(names.server)}`);
   assert.equal(seen.state, 'running');
   assert.ok(seen.stats.pids >= 1);
-  const hosts = (await (await fetch(`${http}/api/hosts`, { headers: auth })).json()) as Any[];
   assert.ok(hosts.some((h) => JSON.stringify(h).includes(run)), 'the agent reports its host');
 
   // Both HEALTHCHECKs pass inside the running containers.
@@ -139,9 +156,47 @@ test('Dockerfile.server and Dockerfile.agent build, run read-only as non-root, a
   assert.notEqual(docker(['exec', names.server, 'sh', '-c', 'touch /app/x && echo wrote || echo refused']), 'wrote');
   assert.equal(docker(['exec', names.server, 'sh', '-c', 'touch /data/x && echo wrote || echo refused']), 'wrote');
 
-  // SIGTERM stops the server cleanly (exit 0).
+  // SIGTERM stops both cleanly (exit 0).
   docker(['stop', '-t', '20', names.agent]);
   docker(['stop', '-t', '20', names.server]);
   assert.equal(docker(['inspect', '--format', '{{.State.ExitCode}}', names.server]), '0', logs(names.server));
   assert.equal(docker(['inspect', '--format', '{{.State.ExitCode}}', names.agent]), '0', logs(names.agent));
+
+  // ---- docker-compose.yml with the same images (local-only changes listed in the header) ----
+  const project = `deployimg${process.pid}`;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'dockwatch-compose-'));
+  const compose: Any = parseYaml(readFileSync(path.join(repoRoot, 'docker-compose.yml'), 'utf8'));
+  delete compose.services.influxdb;
+  delete compose.services.redis;
+  const [cHttp, cGrpc] = [await freePort(), await freePort()];
+  for (const [svc, img] of [['server', serverImg], ['agent', agentImg]] as const) {
+    Object.assign(compose.services[svc], { image: img, network_mode: 'host', labels: { 'dockwatch.test': '1' } });
+    for (const k of ['ports', 'depends_on', 'build']) delete compose.services[svc][k];
+  }
+  Object.assign(compose.services.server.environment, { HOST: '127.0.0.1', PORT: String(cHttp), GRPC_PORT: String(cGrpc), INFLUXDB_URL: '', REDIS_URL: '' });
+  Object.assign(compose.services.agent.environment, { SERVER_ADDR: `127.0.0.1:${cGrpc}`, AGENT_ID: `${run}-compose` });
+  compose.services.agent.volumes = compose.services.agent.volumes.map((v: string) =>
+    (v.startsWith('/var/run/docker.sock:') ? `${socketPath}:/var/run/docker.sock:ro` : v));
+  writeFileSync(path.join(dir, 'docker-compose.yml'), toYaml(compose));
+  // .env as a user writes it from .env.example.
+  const composeSecret = `compose-${run}-secret-0123456789`;
+  writeFileSync(path.join(dir, '.env'), readFileSync(path.join(repoRoot, '.env.example'), 'utf8')
+    .replace(/=CHANGE_ME$/gm, `=${composeSecret}`).replace(/^DOCKER_GID=.*$/m, `DOCKER_GID=${socketGid}`));
+  const dcArgs = ['--project-directory', dir, '-p', project, '-f', path.join(dir, 'docker-compose.yml')];
+  const dc = (args: string[]): string => {
+    const r = spawnSync('docker-compose', [...dcArgs, ...args], { encoding: 'utf8', env: { ...process.env, DOCKER_HOST: dockerHost }, timeout: 180_000 });
+    assert.equal(r.status, 0, `docker-compose ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  t.after(() => {
+    spawnSync('docker-compose', [...dcArgs, 'down', '-v', '-t', '10'], { env: { ...process.env, DOCKER_HOST: dockerHost }, timeout: 120_000 });
+  });
+  timed('compose up', () => dc(['up', '-d', '--no-build']));
+  const cUrl = `http://127.0.0.1:${cHttp}`;
+  await waitHealthy(cUrl, `${project}_server_1`);
+  const viaCompose = await waitForWorkload(cUrl, composeSecret, names.workload,
+    () => `${logs(`${project}_agent_1`)}\n${logs(`${project}_server_1`)}`);
+  assert.equal(viaCompose.container.state, 'running');
+  assert.ok(viaCompose.hosts.some((h) => JSON.stringify(h).includes(`${run}-compose`)), 'the compose agent reports its host');
+  dc(['stop', '-t', '20']);
 });
