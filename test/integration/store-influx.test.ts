@@ -125,7 +125,8 @@ test('influx: a write error maps to a typed AppError (bad database name -> not r
 
 test('influx client /api/v2/write path against VictoriaMetrics: what arrived matches', async () => {
   const url = requireEnv('TEST_VICTORIA_URL');
-  const store = createInfluxStore({ url, bucket: 'dockwatch', writeApi: 'auto' });
+  // With an org set, as the server's default configuration has: VictoriaMetrics has no bucket API.
+  const store = createInfluxStore({ url, bucket: 'dockwatch', org: 'dockwatch', writeApi: 'auto' });
   const r = await store.ready();
   assert.equal(r.writePath, 'v2', `VictoriaMetrics answers /ping with version "${r.version}"`);
   const T0 = Date.now() - 120_000;

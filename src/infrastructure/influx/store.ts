@@ -158,7 +158,8 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
       } catch (err) {
         // An existing database with another retention policy is fine: we never change it.
         if (err instanceof AppError && /conflict/i.test(err.message)) return;
-        if (err instanceof AppError && (err.code === 'PERMISSION_DENIED' || err.code === 'UNAUTHENTICATED')) {
+        if (err instanceof AppError && (err.code === 'PERMISSION_DENIED' || err.code === 'UNAUTHENTICATED'
+          || /authoriz|privilege|permission/i.test(err.message))) {
           log?.warn({ bucket }, `cannot create InfluxDB database "${bucket}": the credentials lack the right; create it yourself`);
           return;
         }
@@ -184,7 +185,8 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
         log?.warn({ bucket, org }, `cannot create InfluxDB bucket "${bucket}": the token lacks the right (write:buckets); create it yourself`);
         return;
       }
-      if (err instanceof AppError && err.code === 'NOT_FOUND') return; // no bucket API (1.8, VictoriaMetrics)
+      // No bucket API (1.8 answers 404, VictoriaMetrics 400): nothing to create, writes go on.
+      if (err instanceof AppError && (err.code === 'NOT_FOUND' || err.code === 'INVALID_ARGUMENT')) return;
       throw err;
     }
   }
