@@ -23,7 +23,7 @@ export interface Influxd {
   pid(): number | undefined;
 }
 
-export async function startInfluxd(): Promise<Influxd> {
+export async function startInfluxd(opts: { auth?: boolean } = {}): Promise<Influxd> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dw-storage-influxd-'));
   const httpPort = await freePort();
   const rpcPort = await freePort();
@@ -34,7 +34,7 @@ export async function startInfluxd(): Promise<Influxd> {
     '[meta]', `  dir = "${dir}/meta"`,
     '[data]', `  dir = "${dir}/data"`, `  wal-dir = "${dir}/wal"`, '  query-log-enabled = false',
     '[monitor]', '  store-enabled = false',
-    '[http]', `  bind-address = "127.0.0.1:${httpPort}"`, '  log-enabled = false',
+    '[http]', `  bind-address = "127.0.0.1:${httpPort}"`, '  log-enabled = false', `  auth-enabled = ${opts.auth ? 'true' : 'false'}`,
     '',
   ].join('\n'));
   const url = `http://127.0.0.1:${httpPort}`;

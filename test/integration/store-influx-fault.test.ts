@@ -159,3 +159,42 @@ test('fault: a spooled batch the database refuses for good is dropped, the rest 
     await fetch(`${url}/query?q=${encodeURIComponent(`DROP DATABASE "${bucket}"`)}`, { method: 'POST' });
   }
 });
+
+test('influx 1.x with auth: a user without admin rights gets a clear message; batches wait in the spool', { timeout: 90_000 }, async () => {
+  const influxd = await startInfluxd({ auth: true });
+  const q = async (query: string, auth: string): Promise<Response> =>
+    fetch(`${influxd.url}/query?q=${encodeURIComponent(query)}`, { method: 'POST', headers: { authorization: `Basic ${Buffer.from(auth).toString('base64')}` } });
+  const warnings: string[] = [];
+  const log = { debug() {}, info() {}, error() {}, warn: (_o: object | string, m?: string) => { warnings.push(String(m)); }, child() { return log; } };
+  let store: Awaited<ReturnType<typeof createResilientStore>> | undefined;
+  try {
+    // The first user created on an auth-enabled 1.x server may be created without credentials.
+    assert.equal((await fetch(`${influxd.url}/query?q=${encodeURIComponent("CREATE USER admin WITH PASSWORD 'adminpw' WITH ALL PRIVILEGES")}`, { method: 'POST' })).status, 200);
+    assert.equal((await q("CREATE USER writer WITH PASSWORD 'writerpw'", 'admin:adminpw')).status, 200);
+    const dataDir = tmp();
+    store = await createResilientStore(createInfluxStore({ url: influxd.url, token: 'writer:writerpw', bucket: 'dw_auth', log }), {
+      dataDir, breaker: { failureThreshold: 2, resetTimeoutMs: 1000 }, retry: { attempts: 0 }, replayIntervalMs: 200, log,
+    });
+    const ids = containerIds('auth', 2);
+    const now = Date.now();
+    const batches = [0, 1, 2].map((i) => makeBatch('agent-auth', 'host-auth', ids, now - (3 - i) * 1000, i));
+    for (const b of batches) await store.writeBatch(b); // acked: durable in the spool
+    assert.equal(store.spoolStats().batches, 3);
+    assert.ok(warnings.some((w) => /cannot create InfluxDB database "dw_auth": the credentials lack the right/.test(w)), warnings.join('\n'));
+    const h = await store.health();
+    assert.match(String(h.lastError), /database "dw_auth" does not exist and these credentials cannot create it/);
+    // The operator creates the database and grants writing: the spool drains on its own.
+    assert.equal((await q('CREATE DATABASE dw_auth', 'admin:adminpw')).status, 200);
+    assert.equal((await q('GRANT ALL ON dw_auth TO writer', 'admin:adminpw')).status, 200);
+    await waitFor('spool drained', () => store!.spoolStats().batches === 0, 30_000);
+    const res = await q(`SELECT count(cpu_percent) FROM container`, 'admin:adminpw');
+    assert.equal(res.status, 200);
+    const res2 = await fetch(`${influxd.url}/query?db=dw_auth&q=${encodeURIComponent('SELECT count(cpu_percent) FROM container')}`,
+      { headers: { authorization: `Basic ${Buffer.from('admin:adminpw').toString('base64')}` } });
+    assert.match(await res2.text(), /"count"\],"values":\[\["1970-01-01T00:00:00Z",6\]\]/);
+  } finally {
+    await store?.close();
+    await influxd.kill();
+    fs.rmSync(influxd.dir, { recursive: true, force: true });
+  }
+});

@@ -242,9 +242,18 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
       // The database vanished (dropped, fresh server): create it again once and resend.
       if (err instanceof AppError && err.code === 'NOT_FOUND') {
         await ensureDatabase('v1');
-        await http(`/write?${params.toString()}`, {
-          method: 'POST', body, headers: { 'content-type': 'text/plain; charset=utf-8', ...(gz ? { 'content-encoding': 'gzip' } : {}) },
-        }, what);
+        try {
+          await http(`/write?${params.toString()}`, {
+            method: 'POST', body, headers: { 'content-type': 'text/plain; charset=utf-8', ...(gz ? { 'content-encoding': 'gzip' } : {}) },
+          }, what);
+        } catch (again) {
+          // Still missing: these credentials may not create it. An outage for the breaker, so
+          // batches wait in the spool until someone creates the database.
+          if (again instanceof AppError && again.code === 'NOT_FOUND') {
+            throw new AppError('UNAVAILABLE', `InfluxDB database "${bucket}" does not exist and these credentials cannot create it: create it, or grant the right`, { field: 'INFLUXDB_BUCKET' });
+          }
+          throw again;
+        }
         return;
       }
       throw err;
