@@ -85,6 +85,7 @@ test('Dockerfile.server and Dockerfile.agent build, run read-only as non-root, a
   const dockerHost = requireEnv('TEST_DOCKER_HOST');
   process.env.DOCKER_HOST = dockerHost;
   const busybox = requireEnv('TEST_DOCKER_IMAGE');
+  const startedAt = new Date().toISOString();
   const timings: Record<string, number> = {};
   const timed = <T>(k: string, fn: () => T): T => {
     const t0 = Date.now();
@@ -101,6 +102,9 @@ test('Dockerfile.server and Dockerfile.agent build, run read-only as non-root, a
     docker(['rm', '-f', names.server, names.agent, names.workload], { allowFail: true });
     docker(['volume', 'rm', '-f', volume], { allowFail: true });
     docker(['rmi', '-f', serverImg, agentImg], { allowFail: true });
+    // vfs stores every build layer as a full copy: drop build-cache chains older than this run (dangling
+    // only, never a tagged image). This run's chains stay as the layer cache for the next run.
+    docker(['image', 'prune', '-f', '--filter', `until=${startedAt}`], { allowFail: true });
     t.diagnostic(`timings ms: ${JSON.stringify(timings)}`);
   });
   timed('build server', () => buildImage(ctx.dir, 'Dockerfile.server', serverImg, base));
