@@ -4,12 +4,12 @@ variable "aws_region" {
 }
 
 variable "environment" {
-  description = "Environment name (dev, staging, prod); prefixes every resource name."
+  description = "Environment name (dev, staging, prod); part of every resource name, so short: ALB and target group names allow 32 characters."
   type        = string
 
   validation {
-    condition     = can(regex("^[a-z][a-z0-9-]{1,20}$", var.environment))
-    error_message = "environment must be 2-21 lowercase letters, digits or dashes, starting with a letter."
+    condition     = can(regex("^[a-z][a-z0-9-]{1,12}$", var.environment))
+    error_message = "environment must be 2-13 lowercase letters, digits or dashes, starting with a letter (\"dockwatch-<env>-grpc\" must fit the 32-character target group name limit)."
   }
 }
 
