@@ -20,12 +20,12 @@ import { containerIds, containerSample, makeBatch } from '../test/helpers/storag
 import { startInfluxd } from '../test/helpers/storage-influxd.js';
 
 export interface IngestBenchOptions {
-  /** Seconds per measured phase (default 15). */
+  /** Seconds per measured phase (default 10). */
   seconds?: number;
-  /** Simulated agents (default 20). */
+  /** Simulated agents (default 40, in 2 processes). */
   agents?: number;
   containersPerBatch?: number;
-  /** Unacked batches per agent in the saturation phase (default 4). */
+  /** Unacked batches per agent in the saturation phase (default 2). */
   window?: number;
   /** Use this InfluxDB instead of starting a private influxd. */
   influxUrl?: string;
@@ -237,10 +237,10 @@ async function history24h(store: MetricsStore, before?: () => void | Promise<voi
 
 export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBenchResult> {
   const print = opts.print ?? ((l: string) => console.log(l));
-  const seconds = opts.seconds ?? 15;
-  const agents = opts.agents ?? 20;
+  const seconds = opts.seconds ?? 10;
+  const agents = opts.agents ?? 40;
   const perBatch = opts.containersPerBatch ?? 50;
-  const window = opts.window ?? 4;
+  const window = opts.window ?? 2;
   const influxd = opts.influxUrl ? undefined : await startInfluxd();
   const url = opts.influxUrl ?? influxd!.url;
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'dw-storage-bench-'));
@@ -304,6 +304,6 @@ export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBe
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const seconds = Number(process.argv[2] ?? 15);
+  const seconds = Number(process.argv[2] ?? 10);
   runIngest({ seconds }).then((r) => { console.log(JSON.stringify(r, null, 2)); }, (err) => { console.error(err); process.exit(1); });
 }
