@@ -13,7 +13,7 @@ log() { echo "[services] $*" >&2; }
 
 PKGS=(docker.io busybox-static influxdb redis-server victoria-metrics prometheus python3-aiosmtpd chromium tmux procps
       python3-grpcio python3-grpc-tools docker-compose golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
-      golang-gopkg-yaml.v2-dev iproute2)
+      golang-gopkg-yaml.v2-dev iproute2 systemd)
 
 install_missing() {
   local missing=()

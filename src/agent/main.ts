@@ -1,7 +1,7 @@
 // Composition root of the agent: picks the container runtime (Docker Engine, or the ECS task
 // metadata endpoint on Fargate), the usage readers (cgroup files first, Engine API fallback),
 // the host collector and the gRPC stream, and runs the loop.
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import type { AgentConfig } from '../config/config.js';
 import type { ContainerEvent } from '../domain/types.js';
 import type { ContainerRuntime, Logger, UsageReader } from '../application/ports.js';
@@ -50,8 +50,9 @@ export async function startAgent(cfg: AgentConfig, log: Logger): Promise<AgentHa
   });
   const collector = createCollector({ runtime, readers, host, log: log.child({ component: 'collect' }) });
 
+  const tls = cfg.serverCaFile ? { rootCerts: await readFile(cfg.serverCaFile) } : cfg.serverTls;
   const stream = createAgentStream({
-    address: cfg.serverAddr, token: cfg.agentToken, queueSize: cfg.queueSize, log,
+    address: cfg.serverAddr, token: cfg.agentToken, queueSize: cfg.queueSize, log, tls,
   });
 
   const collect = async () => {

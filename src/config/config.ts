@@ -17,6 +17,9 @@ export interface AgentConfig {
   sysRoot: string;
   hostRoot: string;
   agentToken: string | undefined;
+  /** TLS to the server (e.g. through a load balancer); a CA file for private roots. */
+  serverTls: boolean;
+  serverCaFile: string | undefined;
   queueSize: number;
   ecsMetadataUri: string | undefined;
   statusFile: string | undefined;
@@ -102,6 +105,8 @@ export function loadAgentConfig(env: Env): AgentConfig {
     sysRoot: r.string('HOST_SYS', '/sys'),
     hostRoot: r.string('HOST_ROOT', ''),
     agentToken: r.secret('AGENT_TOKEN'),
+    serverTls: r.bool('SERVER_TLS', false),
+    serverCaFile: r.string('SERVER_CA_FILE'),
     queueSize: r.int('AGENT_QUEUE_SIZE', 1000, 1, 1_000_000),
     ecsMetadataUri: r.url('ECS_CONTAINER_METADATA_URI_V4'),
     statusFile: r.string('AGENT_STATUS_FILE'),
