@@ -91,7 +91,9 @@ export function routerTree(app: FastifyInstance): string[] {
     stack.length = depth;
     const path = (stack[depth - 1] ?? '') + m[2]!;
     stack[depth] = path;
-    for (const method of (m[3] ?? '').split(',').map((x) => x.trim()).filter(Boolean)) out.push(`${method} ${path}`);
+    // The root may print as '/' with children 'health', or children as '/health'; a root wildcard as '*'.
+    const full = path.startsWith('/') ? path : `/${path}`;
+    for (const method of (m[3] ?? '').split(',').map((x) => x.trim()).filter(Boolean)) out.push(`${method} ${full}`);
   }
   return out;
 }
