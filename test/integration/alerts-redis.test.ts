@@ -71,7 +71,8 @@ test('stream: an alert published while no worker runs is delivered once a worker
 
 test('metrics bus: each replica sees every batch once, from its own agents and the other replica\'s', async () => {
   const channel = `dwtest:alerts:${randomUUID()}:metrics`;
-  const mk = (id: string) => createRedisMetricsBus({ pub: createRedisClient(url), sub: createRedisClient(url), local: createMemoryBus(),
+  const pubs = [createRedisClient(url), createRedisClient(url)];
+  const mk = (id: string) => createRedisMetricsBus({ pub: pubs[id === 'replica-a' ? 0 : 1]!, sub: createRedisClient(url), local: createMemoryBus(),
     replicaId: id, channel, log: memoryLog() });
   const [a, b] = [mk('replica-a'), mk('replica-b')];
   const seenA: number[] = []; const seenB: number[] = [];
@@ -90,7 +91,7 @@ test('metrics bus: each replica sees every batch once, from its own agents and t
     assert.deepEqual(seenA.filter((s) => s > 0).sort(), [1, 2]);
     assert.deepEqual(seenB.filter((s) => s > 0).sort(), [1, 2]);
     assert.ok(a.stats().skippedOwn >= 1, 'own echo skipped');
-  } finally { await a.close(); await b.close(); }
+  } finally { await a.close(); await b.close(); for (const p of pubs) p.disconnect(); }
 });
 
 test('Redis down: the bus keeps delivering locally and publish does not throw; the stream publisher throws UNAVAILABLE', async () => {

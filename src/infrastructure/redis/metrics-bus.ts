@@ -26,6 +26,7 @@ export interface RedisMetricsBus extends MetricsBus {
   /** Both connections up: batches of other replicas are arriving. */
   connected(): boolean;
   stats(): { published: number; received: number; publishFailed: number; skippedOwn: number };
+  /** Disconnects the subscriber connection; `pub` may be shared, so its owner closes it. */
   close(): Promise<void>;
 }
 
