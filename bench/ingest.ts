@@ -141,7 +141,8 @@ async function adapterRate(store: MetricsStore, seconds: number, callers: number
 
 // ---------- (d) over real gRPC, server in a child process ----------
 export async function startServer(cfg: Record<string, unknown>): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'ingest-server.ts'), JSON.stringify(cfg)],
+  const prof = process.env.DW_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DW_BENCH_PROF}`] : [];
+  const child = spawn(process.execPath, [...prof, '--import', 'tsx', path.join(here, 'ingest-server.ts'), JSON.stringify(cfg)],
     { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('server did not start')), 30_000);
