@@ -120,14 +120,13 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): CgroupU
   };
 
   /** Candidate cgroup paths, relative to a hierarchy root, in the order we trust them. */
-  function candidates(c: ContainerInfo, fromProc: string | undefined): string[] {
+  function candidates(c: ContainerInfo): string[] {
     const out = [`/docker/${c.id}`, `/system.slice/docker-${c.id}.scope`];
     const parent = c.cgroupParent.replace(/\/+$/, '');
     if (parent) {
       const p = parent.startsWith('/') ? parent : `/${parent}`;
       out.push(`${p}/${c.id}`, `${p}/docker-${c.id}.scope`);
     }
-    if (fromProc) out.push(fromProc);
     return out;
   }
 
@@ -160,7 +159,7 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): CgroupU
     const lazyProc = async () => (fromProc ??= await procCgroup(c.pid));
     const netDev = await netDevPath(c.pid);
     if (v === 2) {
-      let dir = await firstExisting(candidates(c, undefined).map((r) => `${cgroupRoot}${r}`), 'cpu.stat');
+      let dir = await firstExisting(candidates(c).map((r) => `${cgroupRoot}${r}`), 'cpu.stat');
       if (!dir) {
         const p = (await lazyProc())?.unified;
         if (p) dir = await firstExisting([`${cgroupRoot}${p}`], 'cpu.stat');
@@ -182,7 +181,7 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): CgroupU
     const findV1 = async (ctrl: string, file: string): Promise<string | null> => {
       const mount = await v1Mount(ctrl);
       if (!mount) return null;
-      let dir = await firstExisting(candidates(c, undefined).map((r) => `${mount}${r}`), file);
+      let dir = await firstExisting(candidates(c).map((r) => `${mount}${r}`), file);
       if (!dir) {
         const p = (await lazyProc())?.v1.get(ctrl);
         if (p) dir = await firstExisting([`${mount}${p}`], file);
