@@ -231,3 +231,19 @@ test('evaluate does not mutate the state it is given', () => {
   assert.deepEqual(s0, emptyAlertState());
   assert.ok(Object.keys(res.state.alerts).length > 0);
 });
+
+test('evaluate leaves the previous state intact (copy on write)', () => {
+  const r = rules();
+  const b1 = batch({ timestampMs: 1, containers: [running('c', 1, { cpuPercent: 99, restartCount: 0 })] });
+  const s1 = evaluate(emptyAlertState(), { batch: b1, nowMs: 1 }, r).state;
+  const frozen = JSON.stringify(s1);
+  const b2 = batch({ timestampMs: 2, containers: [running('c', 2, { cpuPercent: 5, restartCount: 2 })] });
+  const first = evaluate(s1, { batch: b2, nowMs: 2 }, r);
+  const again = evaluate(s1, { batch: b2, nowMs: 2 }, r);
+  assert.equal(JSON.stringify(s1), frozen);
+  assert.deepEqual(first.transitions, again.transitions);
+  assert.deepEqual(first.transitions.map((t) => `${t.state} ${t.ruleId}`), ['resolved cpu']);
+  const t = evaluate(first.state, { tick: true, nowMs: 10_000 }, r);
+  assert.equal(JSON.stringify(s1), frozen);
+  assert.ok(first.state.alerts !== t.state.alerts);
+});

@@ -126,7 +126,9 @@ interface Condition {
 // ---------- public entry ----------
 
 export function evaluate(prev: AlertState, input: EvaluationInput, rules: AlertRuleSet): EvaluationResult {
-  const state = cloneState(prev);
+  // Copy on write: the maps are new, the batch's host is deep-copied, and reconcile replaces
+  // (never edits) alert objects, so `prev` stays intact without copying every host per batch.
+  const state: AlertState = { hosts: { ...prev.hosts }, alerts: { ...prev.alerts } };
   if ('batch' in input) {
     return { state, transitions: evaluateBatch(state, input.batch, input.nowMs, rules) };
   }
@@ -138,9 +140,9 @@ export function evaluate(prev: AlertState, input: EvaluationInput, rules: AlertR
  * every host as heard from now, so the gap itself does not look like silent agents.
  */
 export function restartOfflineClocks(prev: AlertState, nowMs: number): AlertState {
-  const state = cloneState(prev);
-  for (const h of Object.values(state.hosts)) h.lastBatchMs = Math.max(h.lastBatchMs, nowMs);
-  return state;
+  const hosts: Record<string, HostRecord> = {};
+  for (const [k, h] of Object.entries(prev.hosts)) hosts[k] = { ...h, lastBatchMs: Math.max(h.lastBatchMs, nowMs) };
+  return { hosts, alerts: { ...prev.alerts } };
 }
 
 /** The alerts currently firing, e.g. for the heartbeat and the digest. */
@@ -152,6 +154,8 @@ export const firingAlerts = (state: AlertState): ActiveAlert[] =>
 function evaluateBatch(state: AlertState, batch: MetricBatch, nowMs: number, rules: AlertRuleSet): AlertEvent[] {
   const at = batch.timestampMs;
   const hostName = batch.hostname;
+  const known = state.hosts[hostName];
+  if (known) state.hosts[hostName] = JSON.parse(JSON.stringify(known)) as HostRecord;
   const host = state.hosts[hostName] ??= {
     hostname: hostName, agentId: batch.agentId, lastBatchMs: nowMs, lastBatchTs: at,
     intervalMs: batch.intervalMs, disks: [], containers: {},
@@ -399,14 +403,13 @@ function reconcile(state: AlertState, conds: Condition[], at: number, inScope: (
   for (const c of conds) {
     const key = `${c.rule.id}|${c.host}|${c.containerId}`;
     live.add(key);
-    let a = state.alerts[key];
-    if (!a) {
-      a = state.alerts[key] = {
-        key, ruleId: c.rule.id, kind: c.rule.kind, severity: c.rule.severity, host: c.host, containerId: c.containerId,
-        containerName: c.containerName, value: c.value, threshold: c.threshold, message: c.message,
-        sinceMs: at, firing: false, idBase: '',
-      };
-    }
+    const old = state.alerts[key];
+    const a: ActiveAlert = old ? { ...old } : {
+      key, ruleId: c.rule.id, kind: c.rule.kind, severity: c.rule.severity, host: c.host, containerId: c.containerId,
+      containerName: c.containerName, value: c.value, threshold: c.threshold, message: c.message,
+      sinceMs: at, firing: false, idBase: '',
+    };
+    state.alerts[key] = a;
     a.value = c.value;
     a.threshold = c.threshold;
     a.message = c.message;
@@ -482,8 +485,3 @@ const newRecord = (id: string, name: string): ContainerRecord => ({
 
 const stripSlash = (n: string): string => (n.startsWith('/') ? n.slice(1) : n);
 const fmt = (n: number): string => (Math.round(n * 10) / 10).toString();
-
-function cloneState(s: AlertState): AlertState {
-  // structuredClone is not in the domain's reach (no DOM/node lib assumptions); JSON is enough for plain data.
-  return JSON.parse(JSON.stringify(s)) as AlertState;
-}
