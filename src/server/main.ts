@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { Logger as PinoLogger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { ServerConfig } from '../config/config.js';
-import type { MetricsBus } from '../application/ports.js';
+import type { MetricsBus, SequenceLedger } from '../application/ports.js';
 import type { MetricsStore } from '../application/store-ports.js';
 import { ingestBatch } from '../application/ingest.js';
 import { compileSubscriptionFilter } from '../application/subscription-filter.js';
@@ -22,6 +22,7 @@ import { createMemoryLatestStore } from '../infrastructure/memory/latest-store.j
 import { createSqliteStore } from '../infrastructure/sqlite/store.js';
 import { createInfluxStore } from '../infrastructure/influx/store.js';
 import { createResilientStore, type ResilientStore } from '../infrastructure/resilience/store.js';
+import { createFileLedger } from '../infrastructure/resilience/ledger-file.js';
 import { createGrpcServer } from '../infrastructure/grpc/server.js';
 import { buildApp, type HealthReport } from '../infrastructure/http/app.js';
 import { historyRoutes } from '../infrastructure/http/routes/history.js';
@@ -86,9 +87,7 @@ export async function startServer(cfg: ServerConfig, log: PinoLogger, opts: { se
   // ---- storage
   let store: MetricsStore;
   let resilient: ResilientStore | undefined;
-  let ledger;
-  const sqlite = createSqliteStore({ dataDir: cfg.dataDir, retentionDays: cfg.storage.retentionDays, log: log.child({ component: 'sqlite' }) });
-  ledger = sqlite.ledger();
+  let ledger: SequenceLedger;
   if (cfg.storage.influxUrl) {
     const influx = createInfluxStore({
       url: cfg.storage.influxUrl, token: cfg.storage.influxToken, org: cfg.storage.influxOrg, bucket: cfg.storage.influxBucket,
@@ -101,11 +100,14 @@ export async function startServer(cfg: ServerConfig, log: PinoLogger, opts: { se
       log: log.child({ component: 'store' }),
     });
     store = resilient;
-    cleanups.push(() => resilient!.close());
-    // The embedded file still holds the sequence ledger, so resends after a restart are recognised.
-    cleanups.push(() => sqlite.close());
+    // The highest acked sequence per agent survives restarts, so resends after a restart are recognised.
+    const fileLedger = createFileLedger({ dataDir: cfg.dataDir, log: log.child({ component: 'ledger' }) });
+    ledger = fileLedger;
+    cleanups.push(() => resilient!.close(), () => fileLedger.close());
   } else {
+    const sqlite = createSqliteStore({ dataDir: cfg.dataDir, retentionDays: cfg.storage.retentionDays, log: log.child({ component: 'sqlite' }) });
     store = sqlite;
+    ledger = sqlite.ledger();
     cleanups.push(() => sqlite.close());
   }
 

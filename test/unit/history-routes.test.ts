@@ -33,24 +33,24 @@ test('history routes: series per step from a real embedded store, 400s naming th
     const ok = await app.inject({ url: `/api/metrics?container_id=${ids[1]}&from=-10m&to=now&step=1m` });
     assert.equal(ok.statusCode, 200);
     const body = ok.json();
-    assert.equal(body.stepMs, 60_000);
-    assert.deepEqual(body.fields, CONTAINER_METRICS.map((m) => m.key));
+    assert.equal(body.step_ms, 60_000);
+    assert.deepEqual(body.fields, CONTAINER_METRICS.map((m) => m.column));
     const want = aggregate(batches.map((b) => ({ timestampMs: b.timestampMs, values: containerValues(b.containers[1]!) })), 60_000, CONTAINER_METRICS);
     assert.equal(body.points.length, want.length);
-    body.points.forEach((p: { timestampMs: number; values: Record<string, number> }, k: number) => {
-      assert.equal(p.timestampMs, want[k]!.timestampMs);
-      assert.ok(Math.abs(p.values.cpuPercent! - want[k]!.values.cpuPercent!) < 1e-9);
-      assert.equal(p.values.netRxBytes, want[k]!.values.netRxBytes);
+    body.points.forEach((p: Record<string, number>, k: number) => {
+      assert.equal(p.ts, want[k]!.timestampMs);
+      assert.ok(Math.abs(p.cpu_percent! - want[k]!.values.cpuPercent!) < 1e-9);
+      assert.equal(p.net_rx_bytes, want[k]!.values.netRxBytes);
     });
 
     const auto = await app.inject({ url: `/api/metrics?container_id=${ids[0]}&from=${new Date(NOW - 86_400_000).toISOString()}&step=auto` });
     assert.equal(auto.statusCode, 200);
-    assert.equal(auto.json().stepMs, 120_000);
+    assert.equal(auto.json().step_ms, 120_000);
 
     const host = await app.inject({ url: '/api/hosts/host-r/metrics?from=-10m&step=5m' });
     assert.equal(host.statusCode, 200);
     assert.ok(host.json().points.length >= 2);
-    assert.equal(typeof host.json().points[0].values.load1, 'number');
+    assert.equal(typeof host.json().points[0].load1, 'number');
 
     const bad: Array<[string, string]> = [
       [`/api/metrics?container_id=${ids[0]}&from=yesterday`, 'from'],

@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import { containerHistory, hostHistory, type HistoryResult } from '../../../application/history.js';
 import type { HistoryReader } from '../../../application/store-ports.js';
+import { CONTAINER_METRICS, HOST_METRICS } from '../../../domain/rollup.js';
 
 export interface HistoryRoutesOptions {
   store: HistoryReader;
@@ -22,23 +23,33 @@ const seriesResponse = {
     type: 'object',
     properties: {
       id: { type: 'string' },
-      fromMs: { type: 'number' },
-      toMs: { type: 'number' },
-      stepMs: { type: 'number' },
+      from: { type: 'string' },
+      to: { type: 'string' },
+      step_ms: { type: 'number' },
       fields: { type: 'array', items: { type: 'string' } },
       points: {
         type: 'array',
-        items: {
-          type: 'object',
-          properties: {
-            timestampMs: { type: 'number' },
-            values: { type: 'object', additionalProperties: { type: ['number', 'null'] } },
-          },
-        },
+        items: { type: 'object', properties: { ts: { type: 'number' } }, additionalProperties: { type: ['number', 'null'] } },
       },
     },
   },
 } as const;
+
+/** The public shape is snake_case like the rest of the API: {id, from, to, step_ms, fields, points: [{ts, cpu_percent, ...}]}. */
+function present(r: HistoryResult, metrics: readonly { key: string; column: string }[]) {
+  return {
+    id: r.id,
+    from: new Date(r.fromMs).toISOString(),
+    to: new Date(r.toMs).toISOString(),
+    step_ms: r.stepMs,
+    fields: metrics.map((m) => m.column),
+    points: r.points.map((p) => {
+      const out: Record<string, number | null> = { ts: p.timestampMs };
+      for (const m of metrics) out[m.column] = (p.values as Record<string, number | undefined>)[m.key] ?? null;
+      return out;
+    }),
+  };
+}
 
 interface RangeQuery { from?: string; to?: string; step?: string }
 
@@ -51,7 +62,7 @@ export async function historyRoutes(app: FastifyInstance, opts: HistoryRoutesOpt
       querystring: { type: 'object', properties: { container_id: { type: 'string', maxLength: 128 }, ...rangeProps } },
       response: seriesResponse,
     },
-  }, async (req): Promise<HistoryResult> => containerHistory(deps, req.query.container_id, req.query));
+  }, async (req) => present(await containerHistory(deps, req.query.container_id, req.query), CONTAINER_METRICS));
 
   app.get<{ Params: { id: string }; Querystring: RangeQuery }>('/api/hosts/:id/metrics', {
     config: { role: 'viewer' },
@@ -60,5 +71,5 @@ export async function historyRoutes(app: FastifyInstance, opts: HistoryRoutesOpt
       querystring: { type: 'object', properties: rangeProps },
       response: seriesResponse,
     },
-  }, async (req): Promise<HistoryResult> => hostHistory(deps, req.params.id, req.query));
+  }, async (req) => present(await hostHistory(deps, req.params.id, req.query), HOST_METRICS));
 }
