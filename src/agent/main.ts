@@ -3,10 +3,10 @@
 // the host collector and the gRPC stream, and runs the loop.
 import { readFile, writeFile } from 'node:fs/promises';
 import type { AgentConfig } from '../config/config.js';
-import type { ContainerEvent } from '../domain/types.js';
 import type { ContainerRuntime, Logger, UsageReader } from '../application/ports.js';
 import { createCollector } from '../application/collect.js';
 import { runAgentLoop } from '../application/agent-loop.js';
+import { withAlertContext } from '../application/alert-context.js';
 import { createDockerRuntime } from '../infrastructure/docker/runtime.js';
 import { createEngineStatsReader } from '../infrastructure/docker/stats-reader.js';
 import { createCgroupUsageReader } from '../infrastructure/cgroup/reader.js';
@@ -18,10 +18,6 @@ export interface AgentHandle {
   stop(): Promise<void>;
   stats(): AgentStreamStats & { runtimeAvailable: boolean };
 }
-
-/** Events that page someone carry the context the on-call needs: exit code and last log lines. */
-const CONTEXT_ACTIONS = new Set(['die', 'oom']);
-const LOG_TAIL_LINES = 20;
 
 export async function startAgent(cfg: AgentConfig, log: Logger): Promise<AgentHandle> {
   const closers: Array<() => void> = [];
@@ -67,13 +63,8 @@ export async function startAgent(cfg: AgentConfig, log: Logger): Promise<AgentHa
     return result;
   };
 
-  const watchEvents = (onEvent: (e: ContainerEvent) => void) =>
-    runtime.watchEvents((event) => {
-      if (!needsContext(event) || !runtime.tailLogs) return onEvent(event);
-      runtime.tailLogs(event.containerId, LOG_TAIL_LINES)
-        .then((lines) => onEvent({ ...event, attributes: { ...event.attributes, logTail: lines.join('\n') } }))
-        .catch(() => onEvent(event));
-    });
+  // die/oom/unhealthy events carry the last log lines, so the alert can show them.
+  const watchEvents = withAlertContext(runtime, log);
 
   const loop = runAgentLoop({
     collect, watchEvents, send: (b) => stream.send(b),
@@ -104,6 +95,3 @@ export async function startAgent(cfg: AgentConfig, log: Logger): Promise<AgentHa
   };
 }
 
-function needsContext(e: ContainerEvent): boolean {
-  return CONTEXT_ACTIONS.has(e.action) || (e.action === 'health_status' && e.health === 'unhealthy');
-}
