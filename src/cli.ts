@@ -166,6 +166,12 @@ async function runTopCommand(argv: string[]): Promise<number> {
     process.stdout.write(TOP_USAGE);
     return EXIT.ok;
   }
+  // Ink renders only a final frame when it believes it runs in CI (it reads CI at import time);
+  // in a real terminal `top` is interactive whatever CI says.
+  if (process.stdout.isTTY) {
+    delete process.env.CI;
+    delete process.env.CONTINUOUS_INTEGRATION;
+  }
   const { runTop } = await import('./infrastructure/tui/top.js');
   const { createMetricsSubscriber } = await import('./infrastructure/grpc/subscribe-client.js');
   const client = createMetricsSubscriber({ address: args.server, token: args.token });
