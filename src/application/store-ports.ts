@@ -1,6 +1,7 @@
 // The metrics store port of the server: durable writes of agent batches, history reads
 // aggregated per step, and alert events. Implemented by the embedded SQLite store and the
 // InfluxDB adapter (optionally wrapped by the resilient store: breaker, retries, spool).
+import type { AlertQuery, StoredAlert } from './alert-ports.js';
 import type { MetricBatch } from '../domain/types.js';
 import type { SeriesPoint } from '../domain/rollup.js';
 
@@ -21,29 +22,9 @@ export interface HostRangeQuery {
   stepMs: number;
 }
 
-/** Generic alert event shape, shared with the alerting area. */
-export interface AlertEvent {
-  id: string;
-  ruleId: string;
-  severity: string;
-  state: 'firing' | 'resolved';
-  host: string;
-  containerId: string;
-  containerName: string;
-  value: number;
-  threshold: number;
-  message: string;
-  timestampMs: number;
-  context?: Record<string, unknown>;
-}
-
-export interface AlertQuery {
-  state?: 'firing' | 'resolved';
-  fromMs: number;
-  toMs: number;
-  /** Newest first, at most this many (default 1000). */
-  limit?: number;
-}
+// The stored alert event and its query are the alerting area's shapes: one definition each.
+export type { AlertQuery };
+export type AlertEvent = StoredAlert;
 
 export interface LatestPoint {
   timestampMs: number;

@@ -3,7 +3,7 @@
 // cgroup reader goes first; this one serves hosts where the agent cannot see the cgroup files.
 import type { ContainerInfo, Logger, RawUsage, UsageReader } from '../../application/ports.js';
 import { createEngineClient, type EngineClient } from './engine-client.js';
-import { engineStatsToRawUsage, type EngineStatsJson } from './engine-stats.js';
+import { engineStatsToRawUsage, type EngineStatsJson } from '../shared/engine-stats.js';
 
 export interface EngineStatsReaderOptions {
   /** Share the runtime's client (createDockerRuntime(...).client), or give dockerHost. */

@@ -1,5 +1,5 @@
 // Docker Engine stats JSON (GET /containers/{id}/stats, also what the ECS task metadata
-// endpoint serves) -> RawUsage. Pure, so the ECS adapter can share it.
+// endpoint serves) -> RawUsage. Pure; shared by the docker and ECS adapters.
 import type { RawUsage } from '../../application/ports.js';
 
 interface BlkioEntry {
