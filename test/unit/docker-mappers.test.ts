@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { engineStatsToRawUsage, type EngineStatsJson } from '../../src/infrastructure/docker/engine-stats.js';
+import { engineStatsToRawUsage, type EngineStatsJson } from '../../src/infrastructure/shared/engine-stats.js';
 import {
   demuxLogs, exitCodeFromStatus, healthFromStatus, inspectCacheKey, toContainerEvent, toContainerInfo,
   type EngineEventMessage, type EngineInspect, type EngineListItem,
