@@ -45,6 +45,8 @@ let browser: Browser;
 let url: string;
 let timer: NodeJS.Timeout | undefined;
 let stopEvents: (() => void) | undefined;
+let closeRuntime: (() => void) | undefined;
+let stopped = false;
 const ids: Record<string, string> = {};
 
 before(async () => {
@@ -97,7 +99,9 @@ before(async () => {
     latest.apply(batch);
     await bus.publish(batch);
   };
-  const loop = () => { timer = setTimeout(() => { round().catch(() => undefined).finally(loop); }, 1000); };
+  // A round in flight at the end must not schedule another one.
+  const loop = () => { if (!stopped) timer = setTimeout(() => { round().catch(() => undefined).finally(loop); }, 1000); };
+  closeRuntime = () => runtime.close();
   await round();
   loop();
 
@@ -109,8 +113,10 @@ before(async () => {
 });
 
 after(async () => {
+  stopped = true;
   clearTimeout(timer);
   stopEvents?.();
+  closeRuntime?.();
   await browser?.close();
   await app?.close();
   const left = await docker('ps', '-aq', '--filter', `name=${PREFIX}`).catch(() => '');
