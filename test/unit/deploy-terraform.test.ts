@@ -3,7 +3,7 @@
 // nothing sensitive is open to the internet, the gRPC target group really speaks gRPC.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync, writeFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -58,6 +58,10 @@ function refs(all: string[], re: RegExp): Set<string> {
 test('terraform fmt -check -recursive passes', () => {
   const rc = path.join(mkdtempSync(path.join(os.tmpdir(), 'dockwatch-tf-')), 'empty.tfrc');
   writeFileSync(rc, '');
+  // terraform is part of this machine kind (/usr/local/bin); neither Debian nor npm packages it,
+  // so a machine without it cannot run this check: say so plainly instead of ENOENT.
+  const which = spawnSync('sh', ['-c', 'command -v terraform'], { encoding: 'utf8' });
+  assert.equal(which.status, 0, 'terraform is not installed: this check needs the terraform binary (not packaged by Debian or npm; install Terraform >= 1.5)');
   // Throws (non-zero exit) and lists the files when formatting differs.
   execFileSync('terraform', ['fmt', '-check', '-recursive', root], { env: { ...process.env, TF_CLI_CONFIG_FILE: rc }, stdio: 'pipe' });
 });
