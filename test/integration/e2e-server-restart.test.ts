@@ -7,6 +7,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { requireEnv } from '../helpers/env.js';
 import { freePort, runCli, tempDir, type RunningCli } from '../helpers/cli-process.js';
+import { createMetricsSubscriber } from '../../src/infrastructure/grpc/subscribe-client.js';
+import type { ContainerSample } from '../../src/domain/types.js';
 
 const exec = promisify(execFile);
 const DOCKER_HOST = requireEnv('TEST_DOCKER_HOST');
@@ -29,7 +31,7 @@ async function influxTimestamps(db: string, id: string): Promise<number[]> {
   return (body.results[0]?.series?.[0]?.values ?? []).map((v) => v[0]);
 }
 
-test('kill -9 of the server mid-stream loses no sample: the agent resends, InfluxDB has a gapless series', async () => {
+test('kill -9 of the server mid-stream loses no sample (gapless series in InfluxDB), and /api/metrics returns the values the agent sent', async () => {
   containerId = await docker('run', '-d', '--name', `e2e-restart-${process.pid}`, '--label', 'dockwatch.test=1', '--network', 'none', IMAGE, 'sleep', '600');
   const db = `dw_e2e_restart_${process.pid}`;
   const dataDir = tempDir('dw-restart-');
@@ -59,7 +61,35 @@ test('kill -9 of the server mid-stream loses no sample: the agent resends, Influ
   await server.exited;
   await sleep(5000); // the agent keeps collecting and queueing while the server is gone
   server = await startServer();
+
+  // What the agent sends, as a SubscribeToMetrics client sees it live, must be what /api/metrics returns.
+  const login = await fetch(`http://127.0.0.1:${port}/api/auth/login`, {
+    method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'restart-admin-pw' }),
+  });
+  const { token } = (await login.json()) as { token: string };
+  const sent: ContainerSample[] = [];
+  const sub = createMetricsSubscriber({ address: `127.0.0.1:${grpcPort}`, token });
+  const cancel = sub.subscribe({ containerIds: [containerId] }, (b) => {
+    if (b.sequence !== 0) sent.push(...b.containers);
+  }, () => undefined);
   await sleep(6000);
+  cancel();
+  sub.close();
+  assert.ok(sent.length >= 3, `subscriber saw ${sent.length} live samples`);
+  const from = new Date(sent[0]!.timestampMs - 1000).toISOString();
+  const to = new Date(sent.at(-1)!.timestampMs + 1000).toISOString();
+  // 100 ms steps put at most one sample in a bucket, so the stored values come back as sent.
+  const res = await fetch(`http://127.0.0.1:${port}/api/metrics?container_id=${containerId}&from=${from}&to=${to}&step=100ms`,
+    { headers: { authorization: `Bearer ${token}` } });
+  assert.equal(res.status, 200);
+  const points = ((await res.json()) as { points: Array<Record<string, number | null>> }).points;
+  for (const s of sent) {
+    const p = points.find((x) => x.ts === Math.floor(s.timestampMs / 100) * 100);
+    assert.ok(p, `sample at ${s.timestampMs} missing from /api/metrics`);
+    assert.ok(Math.abs(p.cpu_percent! - s.cpuPercent) < 1e-6, `cpu_percent ${p.cpu_percent} vs sent ${s.cpuPercent}`);
+    assert.equal(p.mem_usage_bytes, s.memUsageBytes);
+    assert.equal(p.pids, s.pids);
+  }
 
   // SIGTERM: the agent waits for its last acks before it exits.
   assert.equal(await agent.stop('SIGTERM'), 0, agent.output().slice(-2000));
