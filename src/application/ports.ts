@@ -3,43 +3,23 @@
 import type {
   BatchAck, ContainerEvent, HostInfo, HostSample, HostedContainerSample, MetricBatch,
 } from '../domain/types.js';
+import type { ContainerMeta, UsageCounters } from '../domain/container-math.js';
 
 // ---------- agent side ----------
 
 /** What a container runtime (Docker Engine, ECS task metadata) tells about one container. */
-export interface ContainerInfo {
-  id: string;
-  name: string;
-  image: string;
-  labels: Record<string, string>;
-  state: string;
-  health: string;
-  restartCount: number;
-  exitCode: number;
-  oomKilled: boolean;
-  startedAtMs: number;
+export interface ContainerInfo extends ContainerMeta {
   /** Host PID of the container's init process, 0 when not running or unknown. */
   pid: number;
   /** HostConfig.CgroupParent, '' for the default. */
   cgroupParent: string;
 }
 
-/** Raw cumulative counters of one container at one instant; rates come from two of these. */
-export interface RawUsage {
-  timestampMs: number;
-  cpuUsageNs: number;
-  /** Host-wide CPU time in ns (from /proc/stat), the denominator `docker stats` uses. */
-  systemCpuNs: number;
-  onlineCpus: number;
-  memRawUsageBytes: number;
-  /** Page cache that `docker stats` subtracts (total_inactive_file on v1, inactive_file on v2). */
-  memInactiveFileBytes: number;
-  memLimitBytes: number;
-  netRxBytes: number;
-  netTxBytes: number;
-  blkReadBytes: number;
-  blkWriteBytes: number;
-  pids: number;
+/**
+ * Raw cumulative counters of one container at one instant; rates come from two of these
+ * (src/domain/container-math.ts documents each counter).
+ */
+export interface RawUsage extends UsageCounters {
   source: 'cgroup' | 'engine-api' | 'ecs';
 }
 

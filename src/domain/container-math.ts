@@ -1,7 +1,6 @@
 // Container metric math, done the way `docker stats` does it, with sanity limits
 // (Beszel-style) so a restarted container or a counter reset never yields a negative or
-// absurd value. Pure: the shapes below are structural subsets of the application's
-// ContainerInfo and RawUsage, so those pass straight in.
+// absurd value. Pure: the application's ContainerInfo and RawUsage extend the shapes below.
 import type { ContainerSample } from './types.js';
 
 export interface ContainerMeta {
@@ -20,9 +19,11 @@ export interface ContainerMeta {
 export interface UsageCounters {
   timestampMs: number;
   cpuUsageNs: number;
+  /** Host-wide CPU time in ns (from /proc/stat), the denominator `docker stats` uses. */
   systemCpuNs: number;
   onlineCpus: number;
   memRawUsageBytes: number;
+  /** Page cache that `docker stats` subtracts (total_inactive_file on v1, inactive_file on v2). */
   memInactiveFileBytes: number;
   memLimitBytes: number;
   netRxBytes: number;
