@@ -61,6 +61,9 @@ test('kill -9 of the server mid-stream loses no sample (gapless series in Influx
   await server.exited;
   await sleep(5000); // the agent keeps collecting and queueing while the server is gone
   server = await startServer();
+  // The agent reconnects with jittered backoff (up to several seconds after a 5 s outage); its
+  // resends follow the reconnect, so wait for that rather than for a fixed time.
+  await agent.waitFor(/metrics stream connected[\s\S]*metrics stream connected/, 45_000);
 
   // What the agent sends, as a SubscribeToMetrics client sees it live, must be what /api/metrics returns.
   const login = await fetch(`http://127.0.0.1:${port}/api/auth/login`, {
