@@ -16,8 +16,12 @@ let dirty = false;
 
 // ---------- login ----------
 
+// Transitions claimed by another server replica reach this page only through a reload of the list.
+let alertTimer = null;
+
 function showLogin(message) {
   if (live) { live.close(); live = null; }
+  clearInterval(alertTimer);
   $('live-view').hidden = true;
   $('nav').hidden = true;
   $('conn').hidden = true;
@@ -66,6 +70,8 @@ async function startLive(username, role) {
     if (e instanceof HttpError && e.status === 401) return; // sessionExpired already took over
   }
   loadAlerts();
+  clearInterval(alertTimer);
+  alertTimer = setInterval(loadAlerts, 30_000);
   if (live) live.close();
   live = connectLive({ onMessage, onStatus });
   schedule();
@@ -73,10 +79,11 @@ async function startLive(username, role) {
 
 async function loadAlerts() {
   try {
-    const body = await api('/api/alerts?state=firing');
+    // Replay the recent firing and resolved events oldest first, so a resolved alert clears.
+    const body = await api('/api/alerts');
     const list = Array.isArray(body) ? body : (body && body.alerts) || [];
     alerts.clear();
-    for (const a of list) applyAlert(a);
+    for (const a of [...list].sort((x, y) => (x.timestampMs ?? 0) - (y.timestampMs ?? 0))) applyAlert(a);
   } catch {
     // Alerting may be off; the panel just stays hidden.
   }

@@ -2,6 +2,7 @@
 // spool), the live bus (in-process or Redis), alerting and notifiers, auth, gRPC, HTTP and
 // /metrics. Everything is constructed here with plain arguments; nothing else wires adapters.
 import { randomUUID } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -180,11 +181,16 @@ export async function startServer(cfg: ServerConfig, log: PinoLogger, opts: { se
     publisher = createLocalAlertPublisher(dispatcher);
     cooldown = createLocalCooldown();
   }
+  // Live alert transitions for dashboards on this replica (the one that claimed the transition).
+  const alertTransitions = new EventEmitter().setMaxListeners(0);
   const alerts = createAlertEngine({
     rules, defaults: ruleDefaults, cooldown, publisher, history: store, log: log.child({ component: 'alerts' }), now: Date.now,
     cooldownMs: cfg.alerts.cooldownMs,
     offlineChecksPaused: redisBus ? () => !redisBus!.connected() : undefined,
-    onTransition: (e) => { if (e.state === 'firing') exporter.record.alertFired(); },
+    onTransition: (e) => {
+      if (e.state === 'firing') exporter.record.alertFired();
+      alertTransitions.emit('alert', e);
+    },
   });
   const alertSub = localBus.subscribe((b) => { void alerts.onBatch(b); });
   cleanups.push(() => alertSub.close());
@@ -240,6 +246,10 @@ export async function startServer(cfg: ServerConfig, log: PinoLogger, opts: { se
     },
     authenticateWebSocket: webSocketAuthenticator('viewer'),
     wsMaxBufferedBytes: cfg.wsMaxBufferedBytes,
+    alertFeed: (listener) => {
+      alertTransitions.on('alert', listener);
+      return () => alertTransitions.off('alert', listener);
+    },
     onWsClients: (n) => { wsClients = n; },
     onWsDropped: (n) => { wsDropped = n; },
     health: () => health(),

@@ -8,6 +8,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { promisify } from 'node:util';
+import WebSocket from 'ws';
 import { requireEnv } from '../helpers/env.js';
 import { freePort, runCli, tempDir, type RunningCli } from '../helpers/cli-process.js';
 
@@ -92,6 +93,17 @@ test('two replicas sharing Redis send one firing and one resolved notification; 
     return list.some((c) => c.id === containerId) ? true : undefined;
   }, 20_000);
 
+  // Dashboards on either replica get the transition live on /ws from the replica that claimed it.
+  const wsAlerts: Array<{ state: string; containerName: string; ruleId: string }> = [];
+  const sockets = [ports.a, ports.b].map((p) => {
+    const ws = new WebSocket(`ws://127.0.0.1:${p}/ws?token=${encodeURIComponent(token)}`);
+    ws.on('message', (d) => {
+      const m = JSON.parse(d.toString()) as { type: string; alert?: { state: string; containerName: string; ruleId: string } };
+      if (m.type === 'alert' && m.alert?.containerName === name && m.alert.ruleId === 'cpu') wsAlerts.push(m.alert);
+    });
+    return ws;
+  });
+
   const mine = (state: string) => received.filter((h) => h.type === 'alert' && h.alert?.ruleId === 'cpu' && h.alert.containerName === name && h.alert.state === state);
   const firing = await eventually('firing notification', () => mine('firing')[0], 30_000);
   assert.ok(firing.alert!.value > 20 && firing.alert!.threshold === 20, JSON.stringify(firing));
@@ -99,6 +111,8 @@ test('two replicas sharing Redis send one firing and one resolved notification; 
   await sleep(3000); // room for a duplicate from the other replica to arrive, if there were one
   assert.equal(mine('firing').length, 1, JSON.stringify(received.map((h) => h.alert)));
   assert.equal(mine('resolved').length, 1, JSON.stringify(received.map((h) => h.alert)));
+  assert.deepEqual(wsAlerts.map((a) => a.state), ['firing', 'resolved']);
+  for (const ws of sockets) ws.close();
 
   const health = (await (await fetch(`http://127.0.0.1:${ports.b}/health`)).json()) as { components: { redis: { status: string } } };
   assert.equal(health.components.redis.status, 'ok');

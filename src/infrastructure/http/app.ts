@@ -36,6 +36,8 @@ export interface HttpDeps {
   /** Registered before the core routes, in order: auth, helmet, history, alerts, metrics... */
   plugins?: FastifyPluginAsync[];
   wsMaxBufferedBytes?: number;
+  /** Alert transitions pushed to /ws clients as {type:'alert', alert}; returns the unsubscribe. */
+  alertFeed?: (listener: (alert: unknown) => void) => () => void;
   onWsClients?: (count: number) => void;
   onWsDropped?: (count: number) => void;
 }
@@ -202,8 +204,12 @@ function registerLiveSocket(app: FastifyInstance, deps: HttpDeps): void {
         }));
       }
     });
+    const stopAlerts = deps.alertFeed?.((alert) => {
+      if (socket.readyState === socket.OPEN) send(JSON.stringify({ type: 'alert', alert }));
+    });
     socket.on('close', () => {
       sub.close();
+      stopAlerts?.();
       clients--;
       deps.onWsClients?.(clients);
     });
