@@ -1,5 +1,6 @@
 // Pure parsers for cgroup v1/v2 and /proc files. They take the file's text and allocate as
 // little as they can: this runs for every container every interval.
+import { sumNetDev } from '../shared/net-dev.js';
 
 /** A file holding one number ("1234\n"); "max" (v2 unlimited) and garbage give 0. */
 export function parseSingleNumber(text: string): number {
@@ -85,21 +86,7 @@ export interface NetBytes {
 }
 
 /** /proc/<pid>/net/dev or /proc/net/dev: rx/tx bytes summed over every interface but `lo`. */
-export function parseNetDev(text: string): NetBytes {
-  let rx = 0;
-  let tx = 0;
-  const lines = text.split('\n');
-  for (let i = 2; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(':');
-    if (colon < 0) continue;
-    if (line.slice(0, colon).trim() === 'lo') continue;
-    const f = line.slice(colon + 1).trim().split(/\s+/);
-    rx += parseSingleNumber(f[0] ?? '');
-    tx += parseSingleNumber(f[8] ?? '');
-  }
-  return { rx, tx };
-}
+export const parseNetDev = (text: string): NetBytes => sumNetDev(text, (iface) => iface === 'lo');
 
 /** Linux USER_HZ: /proc/stat counts in 1/100 s on every architecture Docker runs on. */
 export const USER_HZ = 100;

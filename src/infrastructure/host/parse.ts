@@ -1,4 +1,5 @@
 // Pure parsers for the host's /proc files.
+import { sumNetDev } from '../shared/net-dev.js';
 import type { CpuTimes } from '../../domain/host-math.js';
 
 const int = (s: string | undefined): number => {
@@ -69,20 +70,7 @@ export function isVirtualInterface(name: string): boolean {
 }
 
 /** /proc/net/dev: rx/tx bytes summed over the host's interfaces, minus lo and veth pairs. */
-export function parseHostNetDev(text: string): { rx: number; tx: number } {
-  let rx = 0;
-  let tx = 0;
-  const lines = text.split('\n');
-  for (let i = 2; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(':');
-    if (colon < 0 || isVirtualInterface(line.slice(0, colon).trim())) continue;
-    const f = line.slice(colon + 1).trim().split(/\s+/);
-    rx += int(f[0]);
-    tx += int(f[8]);
-  }
-  return { rx, tx };
-}
+export const parseHostNetDev = (text: string): { rx: number; tx: number } => sumNetDev(text, isVirtualInterface);
 
 export function parseUptime(text: string): number {
   const v = Number.parseFloat(text);
