@@ -1,22 +1,11 @@
 // Runs the real `dockwatch` CLI (the built dist/cli.js, as users run it) as a child process.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+export { freePort } from './wait.js';
 
 export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export const tempDir = (prefix: string): string => mkdtempSync(join(tmpdir(), prefix));
 

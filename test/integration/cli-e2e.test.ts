@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { requireEnv } from '../helpers/env.js';
 import { freePort, runCli, tempDir, type RunningCli } from '../helpers/cli-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 const exec = promisify(execFile);
 const DOCKER_HOST = requireEnv('TEST_DOCKER_HOST');
@@ -50,16 +51,6 @@ async function containers(): Promise<Item[]> {
   return (await res.json()) as Item[];
 }
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined>, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
-
 test('a started container shows up in /api/containers and on /ws within one interval of the start event', async () => {
   const ws = new WebSocket(`${base.replace('http', 'ws')}/ws?token=${encodeURIComponent(token)}&name=e2e-*`);
   const seen: Array<{ name: string; state: string; at: number }> = [];
@@ -74,9 +65,9 @@ test('a started container shows up in /api/containers and on /ws within one inte
   started.push(id);
   const t0 = Date.now();
   // The start event triggers a collection at once; allow one interval plus scheduling slack on a busy machine.
-  const item = await eventually('container in /api/containers', async () => (await containers()).find((c) => c.id === id && c.state === 'running'), 10_000);
+  const item = await waitFor('container in /api/containers', async () => (await containers()).find((c) => c.id === id && c.state === 'running'), 10_000);
   assert.equal(item.name, name);
-  const wsSeen = await eventually('container on /ws', async () => seen.find((s) => s.name === name && s.state === 'running'), 10_000);
+  const wsSeen = await waitFor('container on /ws', async () => seen.find((s) => s.name === name && s.state === 'running'), 10_000);
   assert.ok(wsSeen.at - t0 < INTERVAL_MS + 3000, `seen on /ws ${wsSeen.at - t0} ms after start`);
 
   // A sample from another container must not reach a client filtered on e2e-*.
@@ -84,12 +75,12 @@ test('a started container shows up in /api/containers and on /ws within one inte
 
   await docker('kill', id);
   const t1 = Date.now();
-  await eventually('killed container shows exited on /ws', async () => seen.find((s) => s.name === name && s.state === 'exited' && s.at >= t1), 10_000);
+  await waitFor('killed container shows exited on /ws', async () => seen.find((s) => s.name === name && s.state === 'exited' && s.at >= t1), 10_000);
   const after = (await containers()).find((c) => c.id === id);
   assert.equal(after?.state, 'exited');
 
   await docker('rm', '-f', id);
-  await eventually('removed container leaves /api/containers', async () => ((await containers()).some((c) => c.id === id) ? undefined : true), 10_000);
+  await waitFor('removed container leaves /api/containers', async () => ((await containers()).some((c) => c.id === id) ? undefined : true), 10_000);
   ws.close();
 });
 
@@ -98,7 +89,7 @@ test('a busy container reads about 50% CPU through the whole pipeline (--cpus 0.
   const id = await docker('run', '-d', '--name', name, '--label', 'dockwatch.test=1', '--network', 'none', '--cpus', '0.5', IMAGE, 'sh', '-c', 'while :; do :; done');
   started.push(id);
   const readings: number[] = [];
-  await eventually('five CPU readings', async () => {
+  await waitFor('five CPU readings', async () => {
     const c = (await containers()).find((x) => x.id === id);
     if (c && c.stats.cpu_percent > 0 && readings.at(-1) !== c.stats.cpu_percent) readings.push(c.stats.cpu_percent);
     return readings.length >= 5 ? true : undefined;

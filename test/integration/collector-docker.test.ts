@@ -16,6 +16,7 @@ import { createDockerRuntime } from '../../src/infrastructure/docker/runtime.js'
 import { createEngineStatsReader } from '../../src/infrastructure/docker/stats-reader.js';
 import { createHostCollector } from '../../src/infrastructure/host/collector.js';
 import { requireEnv } from '../helpers/env.js';
+import { waitFor } from '../helpers/wait.js';
 
 const DOCKER_HOST = requireEnv('TEST_DOCKER_HOST');
 const IMAGE = requireEnv('TEST_DOCKER_IMAGE');
@@ -34,16 +35,6 @@ async function startContainer(name: string, extra: string[], cmd: string): Promi
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 /** `docker stats --no-stream` for one container: CPU % and memory usage in bytes. */
 async function dockerStats(name: string): Promise<{ cpu: number; mem: number }> {

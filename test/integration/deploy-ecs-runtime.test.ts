@@ -10,6 +10,7 @@ import { requireEnv } from '../helpers/env.js';
 import { createEcsRuntime } from '../../src/infrastructure/ecs/runtime.js';
 import type { Logger } from '../../src/application/ports.js';
 import type { ContainerEvent } from '../../src/domain/types.js';
+import { waitFor } from '../helpers/wait.js';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 
@@ -17,16 +18,6 @@ function dockerFromEnv(): Docker {
   const host = requireEnv('TEST_DOCKER_HOST');
   assert.ok(host.startsWith('unix://'), 'TEST_DOCKER_HOST must be a unix socket');
   return new Docker({ socketPath: host.slice('unix://'.length) });
-}
-
-async function waitFor<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms = 20_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 test('ECS runtime lists, reads and follows real containers served in the task metadata v4 layout', async (t) => {

@@ -14,23 +14,15 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { requireEnv } from '../helpers/env.js';
 import { buildImage, docker, ensureNodeBaseImage, prepareBuildContext, repoRoot } from '../helpers/deploy-images.js';
+import { freePort } from '../helpers/wait.js';
 
 type Any = any;
 const run = `deploy-img-${process.pid}`;
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as net.AddressInfo;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** Stops waiting at once (a container that exited will not come back). */
 class Fatal extends Error {}

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { requireEnv } from '../helpers/env.js';
 import { freePort, runCli, tempDir, type RunningCli } from '../helpers/cli-process.js';
+import { waitFor } from '../helpers/wait.js';
 
 const exec = promisify(execFile);
 const DOCKER_HOST = requireEnv('TEST_DOCKER_HOST');
@@ -50,16 +51,6 @@ after(async () => {
   hookServer?.close();
 });
 
-async function eventually<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${what}`);
-    await sleep(200);
-  }
-}
-
 test('two replicas sharing Redis send one firing and one resolved notification; both see the container', async () => {
   const rules = `${tempDir('dw-rep-rules-')}/rules.yaml`;
   writeFileSync(rules, 'rules:\n  - { id: cpu, threshold: 20, for: 2s }\n  - { id: cpu_spike, enabled: false }\n');
@@ -88,7 +79,7 @@ test('two replicas sharing Redis send one firing and one resolved notification; 
     method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: 'admin', password: 'replica-admin-pw' }),
   });
   const { token } = (await login.json()) as { token: string };
-  await eventually('replica B shows the container streamed to replica A', async () => {
+  await waitFor('replica B shows the container streamed to replica A', async () => {
     const list = (await (await fetch(`http://127.0.0.1:${ports.b}/api/containers`, { headers: { authorization: `Bearer ${token}` } })).json()) as Array<{ id: string }>;
     return list.some((c) => c.id === containerId) ? true : undefined;
   }, 20_000);
@@ -105,9 +96,9 @@ test('two replicas sharing Redis send one firing and one resolved notification; 
   });
 
   const mine = (state: string) => received.filter((h) => h.type === 'alert' && h.alert?.ruleId === 'cpu' && h.alert.containerName === name && h.alert.state === state);
-  const firing = await eventually('firing notification', () => mine('firing')[0], 30_000);
+  const firing = await waitFor('firing notification', () => mine('firing')[0], 30_000);
   assert.ok(firing.alert!.value > 20 && firing.alert!.threshold === 20, JSON.stringify(firing));
-  await eventually('resolved notification after the container calms down', () => mine('resolved')[0], 45_000);
+  await waitFor('resolved notification after the container calms down', () => mine('resolved')[0], 45_000);
   await sleep(3000); // room for a duplicate from the other replica to arrive, if there were one
   assert.equal(mine('firing').length, 1, JSON.stringify(received.map((h) => h.alert)));
   assert.equal(mine('resolved').length, 1, JSON.stringify(received.map((h) => h.alert)));

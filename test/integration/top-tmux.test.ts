@@ -5,7 +5,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,6 +20,7 @@ import { createHostCollector } from '../../src/infrastructure/host/collector.js'
 import { createMemoryLatestStore } from '../../src/infrastructure/memory/latest-store.js';
 import { createMemoryBus } from '../../src/infrastructure/memory/bus.js';
 import { createGrpcServer, type GrpcServer } from '../../src/infrastructure/grpc/server.js';
+import { freePort } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
@@ -28,17 +28,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const ENTRY = 'test/helpers/top-entry.ts';
 const TOKEN = 'top-viewer-token';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** One private tmux server per test run (own socket), so nothing touches the user's tmux. */
 class Tmux {
