@@ -16,21 +16,8 @@ export interface Cooldown {
   tryAcquire(key: string, ttlMs: number): Promise<boolean>;
 }
 
-/** An alert event as the store returns it (the store keeps severity and context loosely typed). */
-export interface StoredAlert {
-  id: string;
-  ruleId: string;
-  severity: string;
-  state: 'firing' | 'resolved';
-  host: string;
-  containerId: string;
-  containerName: string;
-  value: number;
-  threshold: number;
-  message: string;
-  timestampMs: number;
-  context?: Record<string, unknown>;
-}
+/** An alert event as the store returns it: the domain event, with severity and context loosely typed. */
+export type StoredAlert = Omit<AlertEvent, 'severity' | 'context'> & { severity: string; context?: Record<string, unknown> };
 
 export interface AlertQuery {
   state?: 'firing' | 'resolved';

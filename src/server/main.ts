@@ -131,6 +131,8 @@ export async function startServer(cfg: ServerConfig, log: PinoLogger, opts: { se
   cleanups.push(() => latestSub.close());
 
   // ---- metrics exporter (counters are fed by the pieces below)
+  let wsClients = 0;
+  let wsDropped = 0;
   const exporter = createMetricsExporter({
     latest,
     channels: ['console', 'slack', 'discord', 'email', 'webhook'],
@@ -140,8 +142,6 @@ export async function startServer(cfg: ServerConfig, log: PinoLogger, opts: { se
     wsSubscribers: () => wsClients,
     slowSubscriberDropped: () => localBus.stats().dropped + grpc.stats().subscriberDropped + wsDropped,
   });
-  let wsClients = 0;
-  let wsDropped = 0;
 
   // ---- notifiers and alerting
   const notifierSettings: NotifierSettings = {
