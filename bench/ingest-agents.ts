@@ -1,54 +1,97 @@
-// Benchmark agents in their own process (so encoding on the agent side does not slow the
-// measuring process): real AgentStreams over gRPC, closed loop (a window of unacked batches
-// per agent) or open loop (a fixed batch rate). Prints one JSON line with the ack latencies
-// of the batches acked during the measured window.
-import { createAgentStream } from '../src/infrastructure/grpc/agent-client.js';
-import type { Logger } from '../src/application/ports.js';
+// Benchmark agents in their own process: each is one StreamMetrics call over real gRPC, in a
+// closed loop (a window of unacked batches per agent) or an open loop (a fixed batch rate
+// spread over the agents). Prints one JSON line with the ack latencies of the batches acked
+// during the measured window.
+//
+// The batches are generated and protobuf-encoded before the clock starts, as the InfluxDB
+// ceiling pre-builds its line protocol: the measured rate is the server's, not the cost of
+// encoding in this simulator (the real agent's own cost is the agent-cost scenario). Each batch
+// has its own timestamps; only the sequence number is added at send time (an extra varint
+// field appended to the encoded bytes, which protobuf readers accept in any order).
+import * as grpc from '@grpc/grpc-js';
+import { loadMetricsService, SERVICE_NAME } from '../src/infrastructure/grpc/proto.js';
+import { metricDataToWire, type MetricResponseWire } from '../src/infrastructure/grpc/mapping.js';
 import { containerIds, makeBatch } from '../test/helpers/storage-batches.js';
 
 export interface AgentsConfig {
   port: number; agents: number; perBatch: number; seconds: number; warmupMs: number; window: number;
   batchesPerSec?: number; tag: string;
+  /** Closed loop: pre-encode enough batches for this many batches per second in all (default 3,000). */
+  maxBatchesPerSec?: number;
 }
 
-const silent: Logger = { debug() {}, info() {}, warn() {}, error() {}, child: () => silent };
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+function sequenceField(seq: number): Buffer {
+  const out = [0x18]; // field 3 (sequence), wire type 0
+  let v = seq;
+  while (v >= 0x80) { out.push((v % 128) | 0x80); v = Math.floor(v / 128); }
+  out.push(v);
+  return Buffer.from(out);
+}
+
 async function main(o: AgentsConfig): Promise<void> {
+  const svc = loadMetricsService().service.StreamMetrics!;
+  const encode = svc.requestSerialize as (m: unknown) => Buffer;
+  const decodeAck = svc.responseDeserialize as (b: Buffer) => MetricResponseWire;
+  const totalSecs = (o.warmupMs / 1000) + o.seconds + 1;
+  const perAgent = Math.ceil(((o.batchesPerSec ?? o.maxBatchesPerSec ?? 3000) * totalSecs) / o.agents);
+  const base = Date.now() - 6 * 3_600_000;
+
+  const agents = Array.from({ length: o.agents }, (_, a) => {
+    const agentId = `bench-${o.tag}-${a}`;
+    const ids = containerIds(`${o.tag}x${a}x`, o.perBatch);
+    // Sequence left at 0 (not encoded); it is appended per send.
+    const pool = Array.from({ length: perAgent }, (_, i) =>
+      encode({ ...metricDataToWire(makeBatch(agentId, `host-${agentId}`, ids, base + i * 1000, i)), sequence: 0 }));
+    const client = new grpc.Client(`127.0.0.1:${o.port}`, grpc.credentials.createInsecure(), {
+      // One connection per agent, as real agents have.
+      'grpc.use_local_subchannel_pool': 1,
+    });
+    const call = client.makeBidiStreamRequest(`/${SERVICE_NAME}/StreamMetrics`, (b: Buffer) => b, decodeAck);
+    return { agentId, pool, client, call, next: 0, outstanding: 0, reused: 0, wake: null as (() => void) | null };
+  });
+
+  // Encoded and connected: tell the parent, and start when it says so (all processes at once).
+  process.stdout.write(`${JSON.stringify({ ready: true })}\n`);
+  await new Promise<void>((resolve) => {
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (d: string) => { if (d.includes('go')) resolve(); });
+  });
+
+  const goAt = performance.now();
+  const debugLat: number[][] = [];
   const sentAt = new Map<string, number>();
   const lat: number[] = [];
   let measuring = false;
   let acked = 0;
-  const outstanding = new Map<string, number>();
-  const wake = new Map<string, () => void>();
-  const streams = Array.from({ length: o.agents }, (_, a) => {
-    const agentId = `bench-${o.tag}-${a}`;
-    outstanding.set(agentId, 0);
-    const stream = createAgentStream({
-      address: `127.0.0.1:${o.port}`, log: silent, queueSize: 100_000,
-      onAck: (ack) => {
-        const k = `${ack.agentId}/${ack.sequence}`;
-        const s = sentAt.get(k);
-        sentAt.delete(k);
-        outstanding.set(ack.agentId, (outstanding.get(ack.agentId) ?? 1) - 1);
-        if (s !== undefined && measuring) { lat.push(performance.now() - s); acked++; }
-        wake.get(ack.agentId)?.();
-      },
+  let failed = '';
+  for (const ag of agents) {
+    ag.call.on('data', (ack: MetricResponseWire) => {
+      const k = `${ack.agentId}/${ack.sequence}`;
+      const s = sentAt.get(k);
+      sentAt.delete(k);
+      ag.outstanding--;
+      if (s !== undefined && measuring && ack.status === 'ACK') { lat.push(performance.now() - s); acked++; }
+      if (s !== undefined && process.env.DW_BENCH_DEBUG) (debugLat[Math.floor((s - goAt) / 1000)] ??= []).push(performance.now() - s);
+      ag.wake?.();
     });
-    return { agentId, stream, ids: containerIds(`${o.tag}x${a}x`, o.perBatch) };
-  });
-  const base = Date.now() - 3_600_000;
-  const send = (ag: (typeof streams)[number], i: number): void => {
-    const b = makeBatch(ag.agentId, `host-${ag.agentId}`, ag.ids, base + i * 1000, i);
-    sentAt.set(`${ag.agentId}/${b.sequence}`, performance.now());
-    outstanding.set(ag.agentId, (outstanding.get(ag.agentId) ?? 0) + 1);
-    ag.stream.send(b);
+    ag.call.on('error', (err: Error) => { failed ||= `${ag.agentId}: ${err.message}`; });
+  }
+
+  const send = (ag: (typeof agents)[number]): void => {
+    const i = ag.next++;
+    if (i >= ag.pool.length) ag.reused++;
+    const seq = 1_000_000 + i;
+    sentAt.set(`${ag.agentId}/${seq}`, performance.now());
+    ag.outstanding++;
+    ag.call.write(Buffer.concat([ag.pool[i % ag.pool.length]!, sequenceField(seq)]));
   };
+
   let t0 = 0;
   setTimeout(() => { measuring = true; t0 = performance.now(); }, o.warmupMs);
   let stop = false;
   if (o.batchesPerSec) {
-    const counters = streams.map(() => 0);
     const tickMs = 20;
     const perTick = (o.batchesPerSec * tickMs) / 1000;
     let carry = 0;
@@ -56,34 +99,37 @@ async function main(o: AgentsConfig): Promise<void> {
     const timer = setInterval(() => {
       carry += perTick;
       while (carry >= 1) {
-        const k = rr++ % streams.length;
-        send(streams[k]!, counters[k]!++);
+        send(agents[rr++ % agents.length]!);
         carry -= 1;
       }
     }, tickMs);
     await sleep(o.warmupMs + o.seconds * 1000);
     clearInterval(timer);
   } else {
-    const loops = streams.map(async (ag) => {
-      for (let i = 0; !stop; i++) {
-        while ((outstanding.get(ag.agentId) ?? 0) >= o.window && !stop) {
-          await new Promise<void>((r) => { wake.set(ag.agentId, r); setTimeout(r, 200); });
+    const loops = agents.map(async (ag) => {
+      while (!stop) {
+        while (ag.outstanding >= o.window && !stop) {
+          await new Promise<void>((r) => { ag.wake = r; setTimeout(r, 200); });
         }
         if (stop) break;
-        send(ag, i);
+        send(ag);
       }
     });
     await sleep(o.warmupMs + o.seconds * 1000);
     stop = true;
-    for (const w of wake.values()) w();
+    for (const ag of agents) ag.wake?.();
     await Promise.all(loops);
   }
   measuring = false;
   const secs = (performance.now() - t0) / 1000;
-  // Unacked batches sent during the window count as latency of at least the window's end.
+  // Unacked batches sent during the window: the server had not made them durable by its end.
   const backlog = [...sentAt.values()].filter((s) => s >= t0 - o.warmupMs).length;
-  process.stdout.write(`${JSON.stringify({ acked, secs, backlog, lat: lat.map((x) => Math.round(x * 10) / 10) })}\n`);
-  await Promise.all(streams.map((s) => s.stream.close(1000)));
+  if (process.env.DW_BENCH_DEBUG) {
+    process.stderr.write(`p95 ack ms by second sent: ${debugLat.map((xs) => Math.round([...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.95)] ?? -1)).join(' ')}\n`);
+  }
+  const reused = agents.reduce((a, ag) => a + ag.reused, 0);
+  process.stdout.write(`${JSON.stringify({ acked, secs, backlog, reused, failed, lat: lat.map((x) => Math.round(x * 10) / 10) })}\n`);
+  for (const ag of agents) { ag.call.end(); ag.client.close(); }
   process.exit(0);
 }
 

@@ -5,7 +5,7 @@ import { createGrpcServer } from '../src/infrastructure/grpc/server.js';
 import { createMemoryBus } from '../src/infrastructure/memory/bus.js';
 import { createMemoryLatestStore } from '../src/infrastructure/memory/latest-store.js';
 import { createMemoryLedger } from '../src/infrastructure/memory/ledger.js';
-import { ingestBatch } from '../src/application/ingest.js';
+import { createIngest } from '../src/application/ingest.js';
 import { createInfluxStore } from '../src/infrastructure/influx/store.js';
 import { createResilientStore } from '../src/infrastructure/resilience/store.js';
 import { createSqliteStore } from '../src/infrastructure/sqlite/store.js';
@@ -31,9 +31,11 @@ const bus = createMemoryBus({ log });
 const latest = createMemoryLatestStore();
 const ledger = createMemoryLedger();
 const server = createGrpcServer({
-  ingest: (b) => ingestBatch({ ledger, sink: store, latest, bus, log }, b),
+  ingest: createIngest({ ledger, sink: store, latest, bus, log }),
   bus, latest, log,
 });
+const memMax: Record<string, number> = {};
+setInterval(() => { for (const [k, v] of Object.entries(process.memoryUsage())) memMax[k] = Math.max(memMax[k] ?? 0, Math.round(v / 1e6)); }, 250).unref();
 const port = await server.listen('127.0.0.1', 0);
 process.stdout.write(`${JSON.stringify({ port })}\n`);
 process.on('SIGTERM', () => {
@@ -42,7 +44,7 @@ process.on('SIGTERM', () => {
     const h = await store.health();
     const sorted = [...storeLat].sort((a, b) => a - b);
     const q = (p: number): number => Math.round((sorted[Math.floor(p * sorted.length)] ?? NaN) * 10) / 10;
-    process.stderr.write(`store health at exit: ${JSON.stringify(h)}; writeBatch inside the server: n=${sorted.length} p50=${q(0.5)} ms p95=${q(0.95)} ms\n`);
+    process.stderr.write(`memory max MB ${JSON.stringify(memMax)}; store health at exit: ${JSON.stringify(h)}; writeBatch inside the server: n=${sorted.length} p50=${q(0.5)} ms p95=${q(0.95)} ms\n`);
     await store.close();
     process.exit(0);
   })();

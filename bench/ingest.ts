@@ -33,16 +33,22 @@ export interface IngestBenchOptions {
 }
 
 export interface Rate { containerSamplesPerSec: number; pointsPerSec: number; p50Ms: number; p95Ms: number; p99Ms: number }
+/** A run over gRPC; reusedBatches > 0 means the pre-encoded pool ran out and points were written twice. */
+export type GrpcRate = Rate & {
+  serverRssMaxMb: number; serverCpuPercent: number; backlog: number; reusedBatches: number;
+  /** CPU of the watched processes (% of one core) and of the whole machine (% of one core, so 200 = both cores busy). */
+  watchedCpuPercent: Record<string, number>; machineCpuPercent: number;
+};
 export interface IngestBenchResult {
   machine: Record<string, string | number>;
   ceilingPointsPerSec: number;
   adapterInflux: Rate;
   adapterSqlite: Rate;
-  grpcInflux: Rate & { serverRssMaxMb: number; serverCpuPercent: number; backlog: number };
-  grpcInfluxPaced: Rate & { targetPointsPerSec: number; serverRssMaxMb: number; serverCpuPercent: number; backlog: number };
-  grpcSqlite: Rate & { serverRssMaxMb: number; serverCpuPercent: number; backlog: number };
+  grpcInflux: GrpcRate;
+  grpcInfluxPaced: Array<GrpcRate & { targetPointsPerSec: number; shareOfCeiling: number }>;
+  grpcSqlite: GrpcRate;
   /** The same gRPC load into a store that resolves at once: what gRPC + ingest cost alone. */
-  grpcNullStore: Rate & { serverRssMaxMb: number; serverCpuPercent: number; backlog: number };
+  grpcNullStore: GrpcRate;
   history24hMs: { influx: number; sqlite: number; sqliteRawTier: number };
 }
 
@@ -82,7 +88,7 @@ function rssMb(pid: number): number {
 }
 
 // ---------- (a) the InfluxDB ceiling ----------
-async function ceiling(url: string, seconds: number): Promise<number> {
+export async function ceiling(url: string, seconds: number): Promise<number> {
   const db = `bench_ceiling_${Date.now()}`;
   await fetch(`${url}/query?q=${encodeURIComponent(`CREATE DATABASE "${db}"`)}`, { method: 'POST' });
   const ids = containerIds('ceil', 1000);
@@ -165,39 +171,77 @@ export async function stopServer(child: ChildProcess): Promise<void> {
   if (child.exitCode === null) child.kill('SIGKILL');
 }
 
-interface GrpcRunOptions { agents: number; perBatch: number; seconds: number; window: number; batchesPerSec?: number }
+interface GrpcRunOptions {
+  agents: number; perBatch: number; seconds: number; window: number; batchesPerSec?: number;
+  /** Other processes (influxd) whose CPU is measured over the same window. */
+  watch?: Record<string, number | undefined>;
+  /** Closed loop: batches per second the agents pre-encode for (all agents together). */
+  maxBatchesPerSec?: number;
+}
+
+/** Busy and total jiffies of the whole machine (/proc/stat). */
+function machineTicks(): { busy: number; all: number } {
+  const v = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const idle = (v[3] ?? 0) + (v[4] ?? 0);
+  const all = v.reduce((a, b) => a + b, 0);
+  return { busy: all - idle, all };
+}
 
 /** Agents in `procs` child processes (bench/ingest-agents.ts); the server's CPU and RSS sampled from /proc. */
-export async function grpcRun(port: number, pid: number, o: GrpcRunOptions, procs = 2): Promise<Rate & { serverRssMaxMb: number; serverCpuPercent: number; backlog: number }> {
+export async function grpcRun(port: number, pid: number, o: GrpcRunOptions, procs = 2): Promise<GrpcRate> {
   const warmupMs = 3000;
   let rssMax = 0;
-  const rssTimer = setInterval(() => { try { rssMax = Math.max(rssMax, rssMb(pid)); } catch { /* exited */ } }, 250);
+  let rssTimer: ReturnType<typeof setInterval> | undefined;
   let cpu0 = 0;
   let c0 = 0;
-  const cpuStart = setTimeout(() => { cpu0 = cpuTicks(pid); c0 = Date.now(); }, warmupMs);
-  const outs = await Promise.all(Array.from({ length: procs }, (_, k) => new Promise<{ acked: number; secs: number; backlog: number; lat: number[] }>((resolve, reject) => {
+  let cpuStart: ReturnType<typeof setTimeout> | undefined;
+  const children: ChildProcess[] = [];
+  const readies: Promise<void>[] = [];
+  const outs = Promise.all(Array.from({ length: procs }, (_, k) => new Promise<{ acked: number; secs: number; backlog: number; reused: number; failed: string; lat: number[] }>((resolve, reject) => {
     const cfg = {
       port, agents: Math.ceil(o.agents / procs), perBatch: o.perBatch, seconds: o.seconds, warmupMs, window: o.window,
-      ...(o.batchesPerSec ? { batchesPerSec: o.batchesPerSec / procs } : {}), tag: `p${k}t${Date.now() % 1_000_000}`,
+      ...(o.batchesPerSec ? { batchesPerSec: o.batchesPerSec / procs } : {}),
+      ...(o.maxBatchesPerSec ? { maxBatchesPerSec: o.maxBatchesPerSec / procs } : {}), tag: `p${k}t${Date.now() % 1_000_000}`,
     };
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'ingest-agents.ts'), JSON.stringify(cfg)], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'ingest-agents.ts'), JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    children.push(child);
     let buf = '';
     child.stdout!.setEncoding('utf8');
-    child.stdout!.on('data', (d: string) => { buf += d; });
+    readies.push(new Promise<void>((ready) => {
+      child.stdout!.on('data', (d: string) => { buf += d; if (buf.includes('"ready":true')) ready(); });
+    }));
     child.once('exit', () => {
       try { resolve(JSON.parse(buf.trim().split('\n').pop()!)); } catch (e) { reject(new Error(`agents process: ${String(e)} ${buf.slice(0, 200)}`)); }
     });
   })));
+  // Agents generate and encode their batches first; the clock starts when all are ready.
+  await Promise.race([Promise.all(readies), outs]);
+  for (const c of children) c.stdin!.write('go\n');
+  rssTimer = setInterval(() => { try { rssMax = Math.max(rssMax, rssMb(pid)); } catch { /* exited */ } }, 250);
+  const watched = Object.entries(o.watch ?? {}).filter((e): e is [string, number] => e[1] !== undefined);
+  let w0: number[] = [];
+  let m0 = { busy: 0, all: 0 };
+  cpuStart = setTimeout(() => {
+    cpu0 = cpuTicks(pid); c0 = Date.now(); w0 = watched.map(([, p]) => cpuTicks(p)); m0 = machineTicks();
+  }, warmupMs);
+  const results = await outs;
   const cpuSecs = (Date.now() - c0) / 1000;
   const cpuPct = ((cpuTicks(pid) - cpu0) / 100 / cpuSecs) * 100;
+  const watchedCpuPercent = Object.fromEntries(watched.map(([name, p], i) => [name, round(((cpuTicks(p) - w0[i]!) / 100 / cpuSecs) * 100)]));
+  const m1 = machineTicks();
+  const machineCpuPercent = round(((m1.busy - m0.busy) / (m1.all - m0.all)) * os.cpus().length * 100);
   clearTimeout(cpuStart);
   clearInterval(rssTimer);
-  const lat = outs.flatMap((x) => x.lat);
-  const acked = outs.reduce((a, x) => a + x.acked, 0);
-  const secs = Math.max(...outs.map((x) => x.secs));
+  const failed = results.map((x) => x.failed).filter(Boolean);
+  if (failed.length > 0) throw new Error(`an agent stream failed: ${failed.join('; ')}`);
+  const lat = results.flatMap((x) => x.lat);
+  const acked = results.reduce((a, x) => a + x.acked, 0);
+  const secs = Math.max(...results.map((x) => x.secs));
   return {
     ...rate(acked * o.perBatch, acked * (o.perBatch + 1), secs, lat),
-    serverRssMaxMb: round(rssMax), serverCpuPercent: round(cpuPct), backlog: outs.reduce((a, x) => a + x.backlog, 0),
+    serverRssMaxMb: round(rssMax), serverCpuPercent: round(cpuPct), backlog: results.reduce((a, x) => a + x.backlog, 0),
+    reusedBatches: results.reduce((a, x) => a + x.reused, 0),
+    watchedCpuPercent, machineCpuPercent,
   };
 }
 
@@ -274,19 +318,24 @@ export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBe
     await sqlite.close();
     print(`history 24 h at auto step (median of 20): influx ${hInflux} ms, embedded ${hSqlite} ms (rollup tier), ${hSqliteRaw} ms before compaction (raw rows)`);
 
-    const runs: Record<string, Rate & { serverRssMaxMb: number; serverCpuPercent: number; backlog: number }> = {};
+    const runs: Record<string, GrpcRate> = {};
+    const watch = { influxd: influxd?.pid() };
+    const paced: Array<GrpcRate & { targetPointsPerSec: number; shareOfCeiling: number }> = [];
     for (const kind of ['null', 'influx', 'sqlite'] as const) {
       const srv = await startServer({ store: kind, url, bucket: `bench_grpc_${kind}_${Date.now()}`, dataDir: path.join(tmp, `server-${kind}`) });
       try {
         await settle(influxd?.pid(), print);
-        runs[kind] = await grpcRun(srv.port, srv.child.pid!, { agents, perBatch, seconds, window });
+        runs[kind] = await grpcRun(srv.port, srv.child.pid!, { agents, perBatch, seconds, window, watch, maxBatchesPerSec: kind === 'null' ? 5000 : 2500 });
         print(`(d) gRPC -> server -> ${kind}, ${agents} agents x ${perBatch} containers, window ${window}: ${JSON.stringify(runs[kind])}`);
         if (kind === 'influx') {
-          await settle(influxd?.pid(), print);
-          const target = 0.6 * ceil;
-          const r = await grpcRun(srv.port, srv.child.pid!, { agents, perBatch, seconds, window, batchesPerSec: target / (perBatch + 1) });
-          runs.paced = { ...r };
-          print(`(d) gRPC -> server -> influx paced at 60% of the ceiling (${Math.round(target)} points/s): ${JSON.stringify(r)}`);
+          // Open loop at fixed shares of the ceiling: the target rate, and a lighter one.
+          for (const share of [0.6, 0.4]) {
+            await settle(influxd?.pid(), print);
+            const target = share * ceil;
+            const r = await grpcRun(srv.port, srv.child.pid!, { agents, perBatch, seconds, window, watch, batchesPerSec: target / (perBatch + 1) });
+            paced.push({ ...r, targetPointsPerSec: Math.round(target), shareOfCeiling: share });
+            print(`(d) gRPC -> server -> influx paced at ${share * 100}% of the ceiling (${Math.round(target)} points/s): ${JSON.stringify(r)}`);
+          }
         }
       } finally {
         await stopServer(srv.child);
@@ -294,7 +343,7 @@ export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBe
     }
     return {
       machine: m, ceilingPointsPerSec: ceil, adapterInflux, adapterSqlite,
-      grpcInflux: runs.influx!, grpcInfluxPaced: { ...runs.paced!, targetPointsPerSec: Math.round(0.6 * ceil) }, grpcSqlite: runs.sqlite!, grpcNullStore: runs.null!,
+      grpcInflux: runs.influx!, grpcInfluxPaced: paced, grpcSqlite: runs.sqlite!, grpcNullStore: runs.null!,
       history24hMs: { influx: hInflux, sqlite: hSqlite, sqliteRawTier: hSqliteRaw },
     };
   } finally {

@@ -1,4 +1,4 @@
-// Ingest one agent batch: drop what was already acked, show it live, make it durable, ack.
+// Ingest agent batches: drop what was already acked, show it live, make it durable, ack.
 //
 // Sequencing: each agent numbers its batches with a strictly increasing integer whose first
 // value is the agent's wall clock (ms) at start-up, so a restarted agent never reuses numbers
@@ -11,9 +11,15 @@
 // that fails with a retryable error the batch is NOT acked (the error propagates, the stream
 // ends, the agent keeps the batch and resends it after reconnecting). Live subscribers may
 // then see that batch twice, which is harmless for a live view.
+//
+// Pipelining (createIngest): the batches of one agent write concurrently, because one write
+// at a time per agent caps an agent at 1/(write latency) batches per second, but they commit
+// (ledger mark + ack) strictly in order. A batch is never marked before every earlier batch of
+// its agent is: if one fails, the later ones fail too and are resent, and the store absorbs
+// the repeated writes (same tags and timestamp = same point).
 import type { BatchAck, MetricBatch } from '../domain/types.js';
 import type { BatchSink, LatestStore, Logger, MetricsBus, SequenceLedger } from './ports.js';
-import { isAppError } from './errors.js';
+import { AppError, isAppError } from './errors.js';
 
 export interface IngestDeps {
   ledger: SequenceLedger;
@@ -25,41 +31,79 @@ export interface IngestDeps {
   onBatch?: (batch: MetricBatch) => void;
 }
 
+export type Ingest = (batch: MetricBatch) => Promise<BatchAck>;
+
 const ack = (batch: MetricBatch, status: BatchAck['status'], message = ''): BatchAck =>
   ({ agentId: batch.agentId, sequence: batch.sequence, status, message });
 
-/**
- * Resolves with 'ack' once durable, 'duplicate' for a resend, 'rejected' when the sink refuses
- * the batch for good. Rejects (and so does not ack) when the sink fails in a retryable way
- * or with an unknown error: the agent will resend.
- */
-export async function ingestBatch(deps: IngestDeps, batch: MetricBatch): Promise<BatchAck> {
+/** How the sink took a batch: stored, refused for good, or not written at all (a resend). */
+type Written = { kind: 'stored' } | { kind: 'refused'; err: AppError } | { kind: 'duplicate'; ack: BatchAck };
+const STORED: Written = { kind: 'stored' };
+
+/** Everything before the ack: dedupe, live fan-out, latest store, the durable write. */
+function write(deps: IngestDeps, batch: MetricBatch): Promise<Written> {
   const last = deps.ledger.lastAcked(batch.agentId);
   if (last !== undefined && batch.sequence <= last) {
-    return ack(batch, 'duplicate', `already have up to ${last}`);
+    return Promise.resolve({ kind: 'duplicate', ack: ack(batch, 'duplicate', `already have up to ${last}`) });
   }
-
   // Not awaited: the live view is best effort, and a bus that waits on a network (Redis
   // reconnecting) must not hold up the durable write or the ack.
   void publishLive(deps, batch);
   deps.latest.apply(batch);
   deps.onBatch?.(batch);
+  return Promise.resolve()
+    .then(() => deps.sink.writeBatch(batch))
+    .then(() => STORED, (err: unknown) => {
+      if (isAppError(err) && !err.canRetry()) return { kind: 'refused', err } as const;
+      throw err;
+    });
+}
 
-  try {
-    await deps.sink.writeBatch(batch);
-  } catch (err) {
-    if (isAppError(err) && !err.canRetry()) {
-      deps.log.warn({ agentId: batch.agentId, sequence: batch.sequence, code: err.code, reason: err.message },
-        'batch refused by sink');
-      // Remember it anyway: resending a batch the sink refuses for good cannot help.
-      deps.ledger.record(batch.agentId, batch.sequence);
-      return ack(batch, 'rejected', err.message);
-    }
-    throw err;
-  }
-
+function commit(deps: IngestDeps, batch: MetricBatch, w: Written): BatchAck {
+  if (w.kind === 'duplicate') return w.ack;
+  // A refused batch is marked too: resending a batch the sink refuses for good cannot help.
   deps.ledger.record(batch.agentId, batch.sequence);
-  return ack(batch, 'ack');
+  if (w.kind === 'stored') return ack(batch, 'ack');
+  deps.log.warn({ agentId: batch.agentId, sequence: batch.sequence, code: w.err.code, reason: w.err.message },
+    'batch refused by sink');
+  return ack(batch, 'rejected', w.err.message);
+}
+
+/**
+ * One batch on its own. Resolves with 'ack' once durable, 'duplicate' for a resend,
+ * 'rejected' when the sink refuses the batch for good. Rejects (and so does not ack) when the
+ * sink fails in a retryable way or with an unknown error: the agent will resend.
+ */
+export async function ingestBatch(deps: IngestDeps, batch: MetricBatch): Promise<BatchAck> {
+  return commit(deps, batch, await write(deps, batch));
+}
+
+/** Ingest for a server: batches of one agent overlap their writes and commit in order. */
+export function createIngest(deps: IngestDeps): Ingest {
+  const agents = new Map<string, { highest: number; tail: Promise<BatchAck> }>();
+  return (batch) => {
+    const prev = agents.get(batch.agentId);
+    const before: Promise<unknown> = prev?.tail ?? Promise.resolve();
+    let result: Promise<BatchAck>;
+    if (prev && batch.sequence <= prev.highest) {
+      // A resend of a batch still in flight (the agent reconnected): decide once that one has settled.
+      result = before.then(() => ingestBatch(deps, batch), () => ingestBatch(deps, batch));
+    } else {
+      const written = write(deps, batch);
+      written.catch(() => undefined); // reported through `result`
+      result = before.then(
+        async () => commit(deps, batch, await written),
+        () => {
+          throw new AppError('UNAVAILABLE',
+            `batch ${batch.sequence} of agent ${batch.agentId} waits for an earlier batch that was not stored; resend both`);
+        });
+    }
+    const entry = { highest: Math.max(prev?.highest ?? 0, batch.sequence), tail: result };
+    agents.set(batch.agentId, entry);
+    const forget = (): void => { if (agents.get(batch.agentId) === entry) agents.delete(batch.agentId); };
+    result.then(forget, forget);
+    return result;
+  };
 }
 
 function publishLive(deps: IngestDeps, batch: MetricBatch): Promise<void> {

@@ -14,7 +14,8 @@ import type { Redis } from 'ioredis';
 import type { ServerConfig } from '../config/config.js';
 import type { MetricsBus, SequenceLedger } from '../application/ports.js';
 import type { MetricsStore } from '../application/store-ports.js';
-import { ingestBatch } from '../application/ingest.js';
+import { createIngest } from '../application/ingest.js';
+import type { MetricBatch } from '../domain/types.js';
 import { compileSubscriptionFilter } from '../application/subscription-filter.js';
 import { createAlertEngine } from '../application/alerting.js';
 import { loadAlertRules } from '../application/alert-rules.js';
@@ -216,11 +217,11 @@ export async function startServer(cfg: ServerConfig, log: PinoLogger, opts: { se
   cleanups.push(() => stopReports());
 
   // ---- gRPC
-  const ingest = (batch: Parameters<typeof ingestBatch>[1]) =>
-    ingestBatch({
-      ledger, sink: store, latest, bus, log,
-      onBatch: (b) => { exporter.record.samples(b.containers.length); samplesInWindow += b.containers.length; },
-    }, batch).then((ack) => { exporter.record.batch(ack.status); return ack; });
+  const ingestPipeline = createIngest({
+    ledger, sink: store, latest, bus, log,
+    onBatch: (b) => { exporter.record.samples(b.containers.length); samplesInWindow += b.containers.length; },
+  });
+  const ingest = (batch: MetricBatch) => ingestPipeline(batch).then((ack) => { exporter.record.batch(ack.status); return ack; });
   const grpc = createGrpcServer({
     ingest, bus: localBus, latest, authorize: grpcAuthorizer(authSetup.auth), log,
     maxMessageBytes: cfg.grpcMaxMessageBytes, subscriberQueue: cfg.subscriberQueue,

@@ -2,7 +2,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { createGrpcServer, type GrpcServer, type GrpcServerDeps } from '../../src/infrastructure/grpc/server.js';
 import { loadMetricsService } from '../../src/infrastructure/grpc/proto.js';
-import { ingestBatch } from '../../src/application/ingest.js';
+import { createIngest } from '../../src/application/ingest.js';
 import { createMemoryBus, type MemoryBus } from '../../src/infrastructure/memory/bus.js';
 import { createMemoryLatestStore } from '../../src/infrastructure/memory/latest-store.js';
 import { createMemoryLedger } from '../../src/infrastructure/memory/ledger.js';
@@ -31,7 +31,7 @@ export async function startServer(opts: Partial<GrpcServerDeps> & {
   const log = testLogger();
   const sink: BatchSink = opts.sink ?? { writeBatch: async (b) => { written.push(b); } };
   const server = createGrpcServer({
-    ingest: (b) => ingestBatch({ ledger, sink, latest, bus, log }, b),
+    ingest: createIngest({ ledger, sink, latest, bus, log }),
     bus, latest, log, ...opts,
   });
   const port = await server.listen('127.0.0.1', opts.port ?? 0);

@@ -218,7 +218,7 @@ test('graceful close acks the batch in flight, then ends the stream UNAVAILABLE'
 });
 
 test('a burst larger than the read-ahead window is read in steps and acked in order', async () => {
-  const h = await startServer({ sink: { writeBatch: () => new Promise((r) => setTimeout(r, 1)) } });
+  const h = await startServer({ sink: { writeBatch: () => new Promise((r) => setTimeout(r, 50)) } });
   servers.push(h);
   const c = rawClient(h.address);
   const call = c.StreamMetrics();

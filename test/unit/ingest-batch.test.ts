@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ingestBatch, type IngestDeps } from '../../src/application/ingest.js';
+import { createIngest, ingestBatch, type IngestDeps } from '../../src/application/ingest.js';
 import { AppError } from '../../src/application/errors.js';
 import { createMemoryBus } from '../../src/infrastructure/memory/bus.js';
 import { createMemoryLatestStore } from '../../src/infrastructure/memory/latest-store.js';
@@ -87,4 +87,86 @@ test('a bus that hangs or fails does not hold up the durable write or the ack', 
   d.bus = { publish: () => Promise.reject(new Error('redis down')), subscribe: d.bus.subscribe };
   assert.equal((await ingestBatch(d, batch('a', 3))).status, 'ack');
   assert.deepEqual(written.map((b) => b.sequence), [1, 2, 3]);
+});
+
+/** A sink whose writes finish only when the test says so, in any order. */
+function gatedSink() {
+  const gates = new Map<number, { resolve: () => void; reject: (e: unknown) => void }>();
+  const started: number[] = [];
+  const writeBatch = (b: MetricBatch) => new Promise<void>((resolve, reject) => {
+    started.push(b.sequence);
+    gates.set(b.sequence, { resolve, reject });
+  });
+  return { writeBatch, started, gates };
+}
+
+test('pipelined: batches of one agent write at once, but commit and ack in order', async () => {
+  const g = gatedSink();
+  const { d } = deps(g.writeBatch);
+  const ingest = createIngest(d);
+  const acked: number[] = [];
+  const results = [1, 2, 3].map((s) => ingest(batch('a', s)).then((a) => { acked.push(a.sequence); return a; }));
+  await waitFor(() => g.started.length === 3);
+  assert.deepEqual(g.started, [1, 2, 3], 'all three writes started before any finished');
+  g.gates.get(3)!.resolve();
+  g.gates.get(2)!.resolve();
+  await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(acked, [], 'nothing acked while batch 1 is not durable');
+  assert.equal(d.ledger.lastAcked('a'), undefined);
+  g.gates.get(1)!.resolve();
+  const acks = await Promise.all(results);
+  assert.deepEqual(acked, [1, 2, 3]);
+  assert.ok(acks.every((a) => a.status === 'ack'));
+  assert.equal(d.ledger.lastAcked('a'), 3);
+});
+
+test('pipelined: when an earlier batch fails, later ones are not acked or marked, and the resends are written', async () => {
+  const g = gatedSink();
+  const { d } = deps(g.writeBatch);
+  const ingest = createIngest(d);
+  const r1 = ingest(batch('a', 1));
+  const r2 = ingest(batch('a', 2));
+  const r3 = ingest(batch('a', 3));
+  await waitFor(() => g.started.length === 3);
+  g.gates.get(2)!.resolve();
+  g.gates.get(3)!.resolve();
+  g.gates.get(1)!.reject(new AppError('UNAVAILABLE', 'influx down'));
+  await assert.rejects(r1, /influx down/);
+  await assert.rejects(r2, (e: unknown) => e instanceof AppError && e.code === 'UNAVAILABLE' && /earlier batch/.test(e.message));
+  await assert.rejects(r3, /earlier batch/);
+  assert.equal(d.ledger.lastAcked('a'), undefined, 'batch 2 stored but not marked: marking it would turn the resend of 1 into a duplicate');
+  // The agent reconnects and resends 1, 2, 3: all written again (idempotent in the store) and acked.
+  const resent = [1, 2, 3].map((s) => ingest(batch('a', s)));
+  await waitFor(() => g.started.length === 6);
+  for (const s of [1, 2, 3]) g.gates.get(s)!.resolve();
+  assert.deepEqual((await Promise.all(resent)).map((a) => a.status), ['ack', 'ack', 'ack']);
+  assert.equal(d.ledger.lastAcked('a'), 3);
+});
+
+test('pipelined: a resend of a batch still in flight waits for it and is then a duplicate', async () => {
+  const g = gatedSink();
+  const { d, written } = deps(g.writeBatch);
+  const ingest = createIngest(d);
+  const first = ingest(batch('a', 5));
+  const again = ingest(batch('a', 5)); // the agent reconnected and resent while the first was still writing
+  await waitFor(() => g.started.length === 1);
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(g.started.length, 1, 'the resend did not start a second write');
+  g.gates.get(5)!.resolve();
+  assert.equal((await first).status, 'ack');
+  assert.equal((await again).status, 'duplicate');
+  assert.equal(written.length, 1);
+});
+
+test('pipelined: agents do not wait for each other', async () => {
+  const gates = new Map<string, () => void>();
+  const { d } = deps((b) => new Promise<void>((r) => { gates.set(b.agentId, r); }));
+  const ingest = createIngest(d);
+  const slow = ingest(batch('a', 1));
+  const fast = ingest(batch('b', 1));
+  await waitFor(() => gates.size === 2);
+  gates.get('b')!();
+  assert.equal((await fast).status, 'ack', "b is acked while a's write still hangs");
+  gates.get('a')!();
+  assert.equal((await slow).status, 'ack');
 });

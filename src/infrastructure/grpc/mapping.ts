@@ -55,167 +55,184 @@ const MAX_STRING = 4096;
 /** Which fields identify a batch: without them no ack can name it, so the stream ends instead. */
 export const IDENTITY_FIELDS = new Set(['agent_id', 'sequence']);
 
+/** "containers[3]" + "cpu_percent": built only when a check fails (the happy path makes no strings). */
+const fieldPath = (at: string, name: string): string => (at === '' ? name : name === '' ? at : `${at}.${name}`);
+
+const ID = { required: true, max: 256 };
+const NAME = { max: 512 };
+const PLAIN = {};
+const SHORT = { max: 64 };
+const ALLOW_ZERO = { allowZero: true };
+
 class Checker {
   constructor(private readonly limits: ValidationLimits) {}
 
-  str(path: string, v: unknown, opts: { required?: boolean; max?: number } = {}): string {
+  str(at: string, name: string, v: unknown, opts: { required?: boolean; max?: number } = {}): string {
     if (v === undefined || v === null) v = '';
-    if (typeof v !== 'string') throw invalidArgument(path, 'must be a string');
-    if (opts.required && v.trim() === '') throw invalidArgument(path, 'required');
-    if (v.length > (opts.max ?? MAX_STRING)) throw invalidArgument(path, `longer than ${opts.max ?? MAX_STRING} characters`);
+    if (typeof v !== 'string') throw invalidArgument(fieldPath(at, name), 'must be a string');
+    if (opts.required && v.trim() === '') throw invalidArgument(fieldPath(at, name), 'required');
+    if (v.length > (opts.max ?? MAX_STRING)) throw invalidArgument(fieldPath(at, name), `longer than ${opts.max ?? MAX_STRING} characters`);
     return v;
   }
 
   /** A finite number in [min, max]; counters must also be integers. */
-  num(path: string, v: unknown, opts: { min?: number; max?: number; int?: boolean } = {}): number {
+  num(at: string, name: string, v: unknown, opts: { min?: number; max?: number; int?: boolean } = {}): number {
     if (v === undefined || v === null) v = 0;
-    if (typeof v !== 'number') throw invalidArgument(path, 'must be a number');
-    if (Number.isNaN(v)) throw invalidArgument(path, 'is NaN');
-    if (!Number.isFinite(v)) throw invalidArgument(path, 'is infinite');
+    if (typeof v !== 'number') throw invalidArgument(fieldPath(at, name), 'must be a number');
+    if (Number.isNaN(v)) throw invalidArgument(fieldPath(at, name), 'is NaN');
+    if (!Number.isFinite(v)) throw invalidArgument(fieldPath(at, name), 'is infinite');
     const min = opts.min ?? 0;
     const max = opts.max ?? Number.MAX_SAFE_INTEGER;
-    if (v < min) throw invalidArgument(path, min === 0 ? `is negative (${v})` : `below ${min} (${v})`);
+    if (v < min) throw invalidArgument(fieldPath(at, name), min === 0 ? `is negative (${v})` : `below ${min} (${v})`);
     // A uint64 near 2^64 is almost always a negative number sent as unsigned.
-    if (v > max) throw invalidArgument(path, `out of range (${v} > ${max})`);
-    if (opts.int && !Number.isInteger(v)) throw invalidArgument(path, `must be an integer (${v})`);
+    if (v > max) throw invalidArgument(fieldPath(at, name), `out of range (${v} > ${max})`);
+    if (opts.int && !Number.isInteger(v)) throw invalidArgument(fieldPath(at, name), `must be an integer (${v})`);
     return v;
   }
 
-  counter(path: string, v: unknown): number {
-    return this.num(path, v, { int: true });
+  counter(at: string, name: string, v: unknown): number {
+    return this.num(at, name, v, { int: true });
   }
 
-  percent(path: string, v: unknown): number {
+  percent(at: string, name: string, v: unknown): number {
     // Container CPU % can exceed 100 (100 per core); 1e6 leaves room for 10,000 cores.
-    return this.num(path, v, { max: 1e6 });
+    return this.num(at, name, v, { max: 1e6 });
   }
 
-  timestamp(path: string, v: unknown, opts: { allowZero?: boolean } = {}): number {
-    const t = this.num(path, v, { int: true });
+  timestamp(at: string, name: string, v: unknown, opts: { allowZero?: boolean } = {}): number {
+    const t = this.num(at, name, v, { int: true });
     if (opts.allowZero && t === 0) return 0;
-    if (t < MIN_TIMESTAMP_MS) throw invalidArgument(path, `implausible timestamp ${t} (before 2000; seconds instead of ms?)`);
+    if (t < MIN_TIMESTAMP_MS) throw invalidArgument(fieldPath(at, name), `implausible timestamp ${t} (before 2000; seconds instead of ms?)`);
     const latest = this.limits.now() + this.limits.maxFutureMs;
-    if (t > latest) throw invalidArgument(path, `implausible timestamp ${t} (more than ${this.limits.maxFutureMs} ms in the future)`);
+    if (t > latest) throw invalidArgument(fieldPath(at, name), `implausible timestamp ${t} (more than ${this.limits.maxFutureMs} ms in the future)`);
     return t;
   }
 
-  int32(path: string, v: unknown): number {
-    return this.num(path, v, { min: -2_147_483_648, max: 2_147_483_647, int: true });
+  int32(at: string, name: string, v: unknown): number {
+    return this.num(at, name, v, { min: -2_147_483_648, max: 2_147_483_647, int: true });
   }
 
   bool(v: unknown): boolean {
     return v === true;
   }
 
-  map(path: string, v: unknown): Record<string, string> {
+  /** A string map, checked in place (decoded maps are plain objects we own). */
+  map(at: string, name: string, v: unknown): Record<string, string> {
     if (v === undefined || v === null) return {};
-    if (typeof v !== 'object' || Array.isArray(v)) throw invalidArgument(path, 'must be a map');
-    const entries = Object.entries(v as Record<string, unknown>);
-    if (entries.length > MAX_LABELS) throw invalidArgument(path, `more than ${MAX_LABELS} entries`);
-    const out: Record<string, string> = {};
-    for (const [k, val] of entries) out[k] = this.str(`${path}[${JSON.stringify(k)}]`, val);
-    return out;
+    if (typeof v !== 'object' || Array.isArray(v)) throw invalidArgument(fieldPath(at, name), 'must be a map');
+    const m = v as Record<string, unknown>;
+    let n = 0;
+    for (const k in m) {
+      if (++n > MAX_LABELS) throw invalidArgument(fieldPath(at, name), `more than ${MAX_LABELS} entries`);
+      const val = m[k];
+      if (val === undefined || val === null) { m[k] = ''; continue; }
+      if (typeof val !== 'string' || val.length > MAX_STRING) this.str(`${fieldPath(at, name)}[${JSON.stringify(k)}]`, '', val);
+    }
+    return m as Record<string, string>;
   }
 
-  list(path: string, v: unknown, max: number): unknown[] {
+  list(at: string, name: string, v: unknown, max: number): unknown[] {
     if (v === undefined || v === null) return [];
-    if (!Array.isArray(v)) throw invalidArgument(path, 'must be a list');
-    if (v.length > max) throw invalidArgument(path, `too many entries (${v.length} > ${max})`);
+    if (!Array.isArray(v)) throw invalidArgument(fieldPath(at, name), 'must be a list');
+    if (v.length > max) throw invalidArgument(fieldPath(at, name), `too many entries (${v.length} > ${max})`);
     return v;
   }
 
-  obj(path: string, v: unknown): Record<string, unknown> {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidArgument(path, 'must be a message');
+  obj(at: string, name: string, v: unknown): Record<string, unknown> {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalidArgument(fieldPath(at, name), 'must be a message');
     return v as Record<string, unknown>;
   }
 }
 
+/**
+ * Validates a container sample in place and returns it as the domain object: the wire object
+ * has the domain's field names already, and copying it would double the garbage per sample.
+ */
 function containerFromWire(c: Checker, p: string, raw: unknown): ContainerSample {
-  const w = c.obj(p, raw);
-  return {
-    id: c.str(`${p}.id`, w.id, { required: true, max: 256 }),
-    name: c.str(`${p}.name`, w.name, { max: 512 }),
-    image: c.str(`${p}.image`, w.image),
-    labels: c.map(`${p}.labels`, w.labels),
-    state: c.str(`${p}.state`, w.state, { max: 64 }),
-    health: c.str(`${p}.health`, w.health, { max: 64 }),
-    restartCount: c.counter(`${p}.restart_count`, w.restartCount),
-    exitCode: c.int32(`${p}.exit_code`, w.exitCode),
-    oomKilled: c.bool(w.oomKilled),
-    startedAtMs: c.timestamp(`${p}.started_at_ms`, w.startedAtMs, { allowZero: true }),
-    timestampMs: c.timestamp(`${p}.timestamp_ms`, w.timestampMs),
-    cpuPercent: c.percent(`${p}.cpu_percent`, w.cpuPercent),
-    cpuUsageNs: c.counter(`${p}.cpu_usage_ns`, w.cpuUsageNs),
-    onlineCpus: c.counter(`${p}.online_cpus`, w.onlineCpus),
-    memUsageBytes: c.counter(`${p}.mem_usage_bytes`, w.memUsageBytes),
-    memLimitBytes: c.counter(`${p}.mem_limit_bytes`, w.memLimitBytes),
-    memPercent: c.percent(`${p}.mem_percent`, w.memPercent),
-    memRawUsageBytes: c.counter(`${p}.mem_raw_usage_bytes`, w.memRawUsageBytes),
-    netRxBytes: c.counter(`${p}.net_rx_bytes`, w.netRxBytes),
-    netTxBytes: c.counter(`${p}.net_tx_bytes`, w.netTxBytes),
-    blkReadBytes: c.counter(`${p}.blk_read_bytes`, w.blkReadBytes),
-    blkWriteBytes: c.counter(`${p}.blk_write_bytes`, w.blkWriteBytes),
-    pids: c.counter(`${p}.pids`, w.pids),
-    source: c.str(`${p}.source`, w.source, { max: 64 }),
-  };
+  const w = c.obj(p, '', raw);
+  w.id = c.str(p, 'id', w.id, ID);
+  w.name = c.str(p, 'name', w.name, NAME);
+  w.image = c.str(p, 'image', w.image, PLAIN);
+  w.labels = c.map(p, 'labels', w.labels);
+  w.state = c.str(p, 'state', w.state, SHORT);
+  w.health = c.str(p, 'health', w.health, SHORT);
+  w.restartCount = c.counter(p, 'restart_count', w.restartCount);
+  w.exitCode = c.int32(p, 'exit_code', w.exitCode);
+  w.oomKilled = c.bool(w.oomKilled);
+  w.startedAtMs = c.timestamp(p, 'started_at_ms', w.startedAtMs, ALLOW_ZERO);
+  w.timestampMs = c.timestamp(p, 'timestamp_ms', w.timestampMs);
+  w.cpuPercent = c.percent(p, 'cpu_percent', w.cpuPercent);
+  w.cpuUsageNs = c.counter(p, 'cpu_usage_ns', w.cpuUsageNs);
+  w.onlineCpus = c.counter(p, 'online_cpus', w.onlineCpus);
+  w.memUsageBytes = c.counter(p, 'mem_usage_bytes', w.memUsageBytes);
+  w.memLimitBytes = c.counter(p, 'mem_limit_bytes', w.memLimitBytes);
+  w.memPercent = c.percent(p, 'mem_percent', w.memPercent);
+  w.memRawUsageBytes = c.counter(p, 'mem_raw_usage_bytes', w.memRawUsageBytes);
+  w.netRxBytes = c.counter(p, 'net_rx_bytes', w.netRxBytes);
+  w.netTxBytes = c.counter(p, 'net_tx_bytes', w.netTxBytes);
+  w.blkReadBytes = c.counter(p, 'blk_read_bytes', w.blkReadBytes);
+  w.blkWriteBytes = c.counter(p, 'blk_write_bytes', w.blkWriteBytes);
+  w.pids = c.counter(p, 'pids', w.pids);
+  w.source = c.str(p, 'source', w.source, SHORT);
+  return w as unknown as ContainerSample;
 }
 
 function diskFromWire(c: Checker, p: string, raw: unknown): DiskUsage {
-  const w = c.obj(p, raw);
+  const w = c.obj(p, '', raw);
   return {
-    mount: c.str(`${p}.mount`, w.mount),
-    device: c.str(`${p}.device`, w.device),
-    fsType: c.str(`${p}.fs_type`, w.fsType),
-    totalBytes: c.counter(`${p}.total_bytes`, w.totalBytes),
-    usedBytes: c.counter(`${p}.used_bytes`, w.usedBytes),
-    usedPercent: c.percent(`${p}.used_percent`, w.usedPercent),
+    mount: c.str(p, 'mount', w.mount),
+    device: c.str(p, 'device', w.device),
+    fsType: c.str(p, 'fs_type', w.fsType),
+    totalBytes: c.counter(p, 'total_bytes', w.totalBytes),
+    usedBytes: c.counter(p, 'used_bytes', w.usedBytes),
+    usedPercent: c.percent(p, 'used_percent', w.usedPercent),
   };
 }
 
 function hostFromWire(c: Checker, p: string, raw: unknown): HostSample {
-  const w = c.obj(p, raw);
+  const w = c.obj(p, '', raw);
   return {
-    timestampMs: c.timestamp(`${p}.timestamp_ms`, w.timestampMs),
-    numCpus: c.counter(`${p}.num_cpus`, w.numCpus),
-    cpuPercent: c.percent(`${p}.cpu_percent`, w.cpuPercent),
-    cpuPerCorePercent: c.list(`${p}.cpu_per_core_percent`, w.cpuPerCorePercent, 4096)
-      .map((v, i) => c.percent(`${p}.cpu_per_core_percent[${i}]`, v)),
-    load1: c.num(`${p}.load1`, w.load1, { max: 1e9 }),
-    load5: c.num(`${p}.load5`, w.load5, { max: 1e9 }),
-    load15: c.num(`${p}.load15`, w.load15, { max: 1e9 }),
-    memTotalBytes: c.counter(`${p}.mem_total_bytes`, w.memTotalBytes),
-    memAvailableBytes: c.counter(`${p}.mem_available_bytes`, w.memAvailableBytes),
-    memUsedBytes: c.counter(`${p}.mem_used_bytes`, w.memUsedBytes),
-    memPercent: c.percent(`${p}.mem_percent`, w.memPercent),
-    swapTotalBytes: c.counter(`${p}.swap_total_bytes`, w.swapTotalBytes),
-    swapUsedBytes: c.counter(`${p}.swap_used_bytes`, w.swapUsedBytes),
-    disks: c.list(`${p}.disks`, w.disks, 4096).map((d, i) => diskFromWire(c, `${p}.disks[${i}]`, d)),
-    netRxBytes: c.counter(`${p}.net_rx_bytes`, w.netRxBytes),
-    netTxBytes: c.counter(`${p}.net_tx_bytes`, w.netTxBytes),
-    uptimeSeconds: c.counter(`${p}.uptime_seconds`, w.uptimeSeconds),
+    timestampMs: c.timestamp(p, 'timestamp_ms', w.timestampMs),
+    numCpus: c.counter(p, 'num_cpus', w.numCpus),
+    cpuPercent: c.percent(p, 'cpu_percent', w.cpuPercent),
+    cpuPerCorePercent: c.list(p, 'cpu_per_core_percent', w.cpuPerCorePercent, 4096)
+      .map((v, i) => c.percent(`${p}.cpu_per_core_percent[${i}]`, '', v)),
+    load1: c.num(p, 'load1', w.load1, { max: 1e9 }),
+    load5: c.num(p, 'load5', w.load5, { max: 1e9 }),
+    load15: c.num(p, 'load15', w.load15, { max: 1e9 }),
+    memTotalBytes: c.counter(p, 'mem_total_bytes', w.memTotalBytes),
+    memAvailableBytes: c.counter(p, 'mem_available_bytes', w.memAvailableBytes),
+    memUsedBytes: c.counter(p, 'mem_used_bytes', w.memUsedBytes),
+    memPercent: c.percent(p, 'mem_percent', w.memPercent),
+    swapTotalBytes: c.counter(p, 'swap_total_bytes', w.swapTotalBytes),
+    swapUsedBytes: c.counter(p, 'swap_used_bytes', w.swapUsedBytes),
+    disks: c.list(p, 'disks', w.disks, 4096).map((d, i) => diskFromWire(c, `${p}.disks[${i}]`, d)),
+    netRxBytes: c.counter(p, 'net_rx_bytes', w.netRxBytes),
+    netTxBytes: c.counter(p, 'net_tx_bytes', w.netTxBytes),
+    uptimeSeconds: c.counter(p, 'uptime_seconds', w.uptimeSeconds),
     runtimeAvailable: c.bool(w.runtimeAvailable),
   };
 }
 
 function eventFromWire(c: Checker, p: string, raw: unknown): ContainerEvent {
-  const w = c.obj(p, raw);
+  const w = c.obj(p, '', raw);
   return {
-    containerId: c.str(`${p}.container_id`, w.containerId, { required: true, max: 256 }),
-    containerName: c.str(`${p}.container_name`, w.containerName, { max: 512 }),
-    action: c.str(`${p}.action`, w.action, { required: true, max: 64 }),
-    timestampMs: c.timestamp(`${p}.timestamp_ms`, w.timestampMs),
-    exitCode: c.int32(`${p}.exit_code`, w.exitCode),
-    health: c.str(`${p}.health`, w.health, { max: 64 }),
-    attributes: c.map(`${p}.attributes`, w.attributes),
+    containerId: c.str(p, 'container_id', w.containerId, { required: true, max: 256 }),
+    containerName: c.str(p, 'container_name', w.containerName, { max: 512 }),
+    action: c.str(p, 'action', w.action, { required: true, max: 64 }),
+    timestampMs: c.timestamp(p, 'timestamp_ms', w.timestampMs),
+    exitCode: c.int32(p, 'exit_code', w.exitCode),
+    health: c.str(p, 'health', w.health, { max: 64 }),
+    attributes: c.map(p, 'attributes', w.attributes),
   };
 }
 
 /** The batch's identity, checked before anything else so a rejection can still name it. */
 export function batchIdentity(raw: MetricDataWire): { agentId: string; sequence: number } {
   const c = new Checker(DEFAULT_LIMITS);
-  const agentId = c.str('agent_id', raw.agentId, { required: true, max: 256 });
+  const agentId = c.str('', 'agent_id', raw.agentId, { required: true, max: 256 });
   if (/[\u0000-\u001f\u007f]/.test(agentId)) throw invalidArgument('agent_id', 'contains control characters');
-  const sequence = c.num('sequence', raw.sequence, { int: true });
+  const sequence = c.num('', 'sequence', raw.sequence, { int: true });
   if (sequence === 0) throw invalidArgument('sequence', 'must be at least 1');
   return { agentId, sequence };
 }
@@ -228,7 +245,7 @@ export function metricDataFromWire(raw: MetricDataWire, limits: Partial<Validati
   const c = new Checker({ ...DEFAULT_LIMITS, ...limits });
   const lim = { ...DEFAULT_LIMITS, ...limits };
   const { agentId, sequence } = batchIdentity(raw);
-  const containers = c.list('containers', raw.containers, lim.maxContainers)
+  const containers = c.list('', 'containers', raw.containers, lim.maxContainers)
     .map((x, i) => containerFromWire(c, `containers[${i}]`, x));
   const seen = new Set<string>();
   containers.forEach((x, i) => {
@@ -238,13 +255,13 @@ export function metricDataFromWire(raw: MetricDataWire, limits: Partial<Validati
   return {
     agentId,
     sequence,
-    hostname: c.str('hostname', raw.hostname, { required: true, max: 256 }),
-    timestampMs: c.timestamp('timestamp_ms', raw.timestampMs),
+    hostname: c.str('', 'hostname', raw.hostname, { required: true, max: 256 }),
+    timestampMs: c.timestamp('', 'timestamp_ms', raw.timestampMs),
     host: raw.host === null || raw.host === undefined ? null : hostFromWire(c, 'host', raw.host),
     containers,
-    events: c.list('events', raw.events, lim.maxEvents).map((x, i) => eventFromWire(c, `events[${i}]`, x)),
+    events: c.list('', 'events', raw.events, lim.maxEvents).map((x, i) => eventFromWire(c, `events[${i}]`, x)),
     complete: c.bool(raw.complete),
-    intervalMs: c.num('interval_ms', raw.intervalMs, { int: true, max: 24 * 3600_000 }),
+    intervalMs: c.num('', 'interval_ms', raw.intervalMs, { int: true, max: 24 * 3600_000 }),
   };
 }
 

@@ -1,9 +1,16 @@
 // gRPC server: StreamMetrics (agents -> ingest use case, acks by sequence) and
 // SubscribeToMetrics (snapshot of the latest samples, then live batches from the bus).
 //
-// StreamMetrics: batches of one stream are handled one after another so acks keep the order
-// of the batches; batches of one agent are also serialised across streams (an agent that
-// reconnects while its old stream is still draining must not race its own resends).
+// StreamMetrics: each batch goes to ingest as soon as it arrives (the ingest use case lets
+// the batches of one agent write concurrently and commit in order); acks are written in the
+// order the batches came.
+//  - backpressure: the server holds at most maxInFlightSamples unacked samples, shared
+//    evenly between the agent streams (each may always have one batch in flight). A stream
+//    over its share, or with 64 unanswered batches, is not read until acks bring it back
+//    under; HTTP/2 flow control then holds that agent back, and it keeps the batches in its
+//    own bounded queue. So an overloaded server stays within a fixed memory budget, and a
+//    busy agent cannot starve the others (a global stop-and-go let the first streams
+//    resumed fill the budget every time);
 //  - undecodable bytes, or a batch without agent_id / with sequence 0: the stream ends with
 //    INVALID_ARGUMENT (no ack can name such a batch);
 //  - any other malformed field: a REJECTED ack naming the field, the stream goes on;
@@ -23,9 +30,10 @@ import { compileSubscriptionFilter, type SubscriptionFilter } from '../../applic
 import { DEFAULT_MAX_MESSAGE_BYTES, loadMetricsService } from './proto.js';
 import {
   ackToWire, batchIdentity, metricDataFromWire, metricDataToWire, subscriptionFromWire,
-  type MetricDataWire, type SubscriptionRequestWire, type ValidationLimits,
+  type MetricDataWire, type MetricResponseWire, type SubscriptionRequestWire, type ValidationLimits,
 } from './mapping.js';
 import { toGrpcStatus } from './status.js';
+import { decodeMetricData } from './wire-decoder.js';
 
 export type GrpcRpc = 'StreamMetrics' | 'SubscribeToMetrics';
 
@@ -45,6 +53,8 @@ export interface GrpcServerDeps {
   limits?: Partial<ValidationLimits>;
   /** Default: insecure (TLS usually ends at a proxy or the mesh). */
   credentials?: grpc.ServerCredentials;
+  /** Unacked samples (containers + hosts) held at most before every agent stream is paused (default 20,000). */
+  maxInFlightSamples?: number;
 }
 
 export interface GrpcServerStats {
@@ -57,6 +67,10 @@ export interface GrpcServerStats {
   streamErrors: number;
   /** Times an agent stream was paused because too many of its batches waited for ingest. */
   readPauses: number;
+  /** Times an agent stream was paused because it held its share of maxInFlightSamples. */
+  overloadPauses: number;
+  /** Samples received and not yet acked, now. */
+  inFlightSamples: number;
   subscriberMessages: number;
   subscriberDropped: number;
 }
@@ -71,6 +85,7 @@ export interface GrpcServer {
 
 export { DEFAULT_MAX_MESSAGE_BYTES };
 export const DEFAULT_SUBSCRIBER_QUEUE = 1000;
+export const DEFAULT_MAX_IN_FLIGHT_SAMPLES = 20_000;
 const MAX_PENDING_PER_STREAM = 64;
 
 /** Marks bytes that did not decode, so the handler can answer INVALID_ARGUMENT instead of grpc-js's INTERNAL. */
@@ -82,11 +97,13 @@ function tolerantService(): grpc.ServiceDefinition {
   const svc = loadMetricsService().service;
   const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const [name, def] of Object.entries(svc)) {
+    // Agent batches take the hand-written decoder (same result, a fraction of the cost).
+    const decode = name === 'StreamMetrics' ? decodeMetricData : def.requestDeserialize;
     out[name] = {
       ...def,
       requestDeserialize: (buf: Buffer) => {
         try {
-          return def.requestDeserialize(buf);
+          return decode(buf);
         } catch (err) {
           return { decodeError: (err as Error).message } satisfies DecodeFailure;
         }
@@ -105,10 +122,16 @@ function endWithError(call: grpc.ServerWritableStream<unknown, unknown> | grpc.S
 
 interface AgentStream {
   call: grpc.ServerDuplexStream<unknown, unknown>;
+  /** Settles when the call is authorised (rejects when it is not). */
+  authorized: Promise<void>;
+  /** The ack of the last batch received: acks are written in this chain, in arrival order. */
   chain: Promise<void>;
   done: boolean;
   /** Batches received and not yet answered. */
   pending: number;
+  /** Samples of those batches that went to ingest and are not acked yet. */
+  pendingSamples: number;
+  paused: boolean;
   peer: string;
 }
 
@@ -134,23 +157,14 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   });
   const streams = new Set<AgentStream>();
   const subscribers = new Set<Subscriber>();
-  const agentLocks = new Map<string, Promise<unknown>>();
   const counters = {
     batchesReceived: 0, acked: 0, duplicates: 0, rejected: 0, streamErrors: 0,
-    subscriberMessages: 0, droppedClosed: 0, readPauses: 0,
+    subscriberMessages: 0, droppedClosed: 0, readPauses: 0, overloadPauses: 0,
   };
+  const maxInFlight = Math.max(1, deps.maxInFlightSamples ?? DEFAULT_MAX_IN_FLIGHT_SAMPLES);
+  let inFlightSamples = 0;
   let closing = false;
   let boundAddress: string | null = null;
-
-  /** Runs fn after every earlier batch of the same agent, whatever stream it came on. */
-  const withAgentLock = <T>(agentId: string, fn: () => Promise<T>): Promise<T> => {
-    const prev = agentLocks.get(agentId) ?? Promise.resolve();
-    const run = prev.then(fn, fn);
-    const tail = run.catch(() => undefined);
-    agentLocks.set(agentId, tail);
-    void tail.then(() => { if (agentLocks.get(agentId) === tail) agentLocks.delete(agentId); });
-    return run;
-  };
 
   const failStream = (s: AgentStream, err: unknown): void => {
     if (s.done) return;
@@ -161,20 +175,37 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     endWithError(s.call, err);
   };
 
-  const handleBatch = async (s: AgentStream, raw: unknown, arrivedWhileClosing: boolean): Promise<void> => {
-    if (s.done || arrivedWhileClosing) return; // not acked: the agent resends it
-    if (isDecodeFailure(raw)) {
-      failStream(s, invalidArgument('MetricData', `cannot decode message: ${raw.decodeError}`));
-      return;
+  /** Reads a stream only while it holds less than its share of the in-flight budget. */
+  const updateFlow = (s: AgentStream): void => {
+    if (s.done) return;
+    const share = maxInFlight / Math.max(1, streams.size);
+    const overShare = s.pendingSamples > 0 && s.pendingSamples >= share;
+    const pause = closing || overShare || s.pending >= MAX_PENDING_PER_STREAM;
+    if (pause === s.paused) return;
+    s.paused = pause;
+    if (pause) {
+      if (overShare) counters.overloadPauses++;
+      s.call.pause();
+    } else {
+      s.call.resume();
     }
+  };
+
+  const addInFlight = (s: AgentStream, n: number): void => {
+    inFlightSamples += n;
+    s.pendingSamples += n;
+  };
+
+  /**
+   * Starts ingesting one received message at once and resolves with the ack to send (null:
+   * nothing to send). Rejects when the stream must end: the chain reports it after the acks
+   * of every earlier batch are written.
+   */
+  const handleBatch = async (s: AgentStream, raw: unknown, arrivedWhileClosing: boolean): Promise<MetricResponseWire | null> => {
+    if (s.done || arrivedWhileClosing) return null; // not acked: the agent resends it
+    if (isDecodeFailure(raw)) throw invalidArgument('MetricData', `cannot decode message: ${raw.decodeError}`);
     const wire = raw as MetricDataWire;
-    let identity: { agentId: string; sequence: number };
-    try {
-      identity = batchIdentity(wire);
-    } catch (err) {
-      failStream(s, err);
-      return;
-    }
+    const identity = batchIdentity(wire);
     let batch: MetricBatch;
     try {
       batch = metricDataFromWire(wire, deps.limits);
@@ -183,49 +214,56 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
       counters.rejected++;
       log.warn({ agentId: identity.agentId, sequence: identity.sequence, field: err.field, reason: err.message },
         'batch rejected');
-      s.call.write(ackToWire({ ...identity, status: 'rejected', message: err.message }));
-      return;
+      return ackToWire({ ...identity, status: 'rejected', message: err.message });
     }
+    const samples = batch.containers.length + (batch.host ? 1 : 0);
+    addInFlight(s, samples);
     let ack: BatchAck;
     try {
-      ack = await withAgentLock(batch.agentId, () => deps.ingest(batch));
+      ack = await deps.ingest(batch);
     } catch (err) {
-      // Not acked: end the stream so the agent reconnects (with backoff) and resends.
-      failStream(s, isAppError(err) ? err : new AppError('UNAVAILABLE', 'ingest failed, retry later', { cause: err }));
-      return;
+      // Not acked: the stream ends so the agent reconnects (with backoff) and resends.
+      throw isAppError(err) ? err : new AppError('UNAVAILABLE', 'ingest failed, retry later', { cause: err });
+    } finally {
+      addInFlight(s, -samples);
     }
     if (ack.status === 'ack') counters.acked++;
     else if (ack.status === 'duplicate') counters.duplicates++;
     else counters.rejected++;
-    if (!s.done) s.call.write(ackToWire(ack));
+    return ackToWire(ack);
   };
 
   const streamMetrics = (call: grpc.ServerDuplexStream<unknown, unknown>): void => {
-    const s: AgentStream = { call, chain: Promise.resolve(), done: false, pending: 0, peer: call.getPeer() };
     if (closing) {
       endWithError(call, new AppError('UNAVAILABLE', 'server shutting down'));
       return;
     }
+    const authorized = Promise.resolve().then(() => deps.authorize?.(call.metadata, 'StreamMetrics'));
+    const s: AgentStream = { call, authorized, chain: Promise.resolve(), done: false, pending: 0, pendingSamples: 0, paused: false, peer: call.getPeer() };
     streams.add(s);
-    const auth = Promise.resolve().then(() => deps.authorize?.(call.metadata, 'StreamMetrics'));
-    s.chain = auth.then(
+    updateFlow(s);
+    let isAuthorized = false;
+    s.chain = authorized.then(
       // Headers now, so the client knows it is connected before the first ack.
-      () => { if (!s.done) call.sendMetadata(new grpc.Metadata()); },
+      () => { isAuthorized = true; if (!s.done) call.sendMetadata(new grpc.Metadata()); },
       (err) => failStream(s, err),
     );
     call.on('data', (raw: unknown) => {
       counters.batchesReceived++;
       const whileClosing = closing;
-      // Stop reading while many batches wait for ingest: HTTP/2 flow control then holds the agent back.
-      if (++s.pending === MAX_PENDING_PER_STREAM) {
-        counters.readPauses++;
-        call.pause();
-      }
+      s.pending++;
+      if (s.pending === MAX_PENDING_PER_STREAM) counters.readPauses++;
+      // Ingest starts now (after authorisation); acks go out in arrival order.
+      const answer = isAuthorized ? handleBatch(s, raw, whileClosing) : authorized.then(() => handleBatch(s, raw, whileClosing));
+      answer.catch(() => undefined); // reported through the chain, in order
+      updateFlow(s);
       s.chain = s.chain
-        .then(() => handleBatch(s, raw, whileClosing))
+        .then(() => answer)
+        .then((wire) => { if (wire && !s.done) s.call.write(wire); }, (err) => failStream(s, err))
         .catch((err) => failStream(s, err))
         .finally(() => {
-          if (--s.pending === MAX_PENDING_PER_STREAM / 2 && !closing && !s.done) call.resume();
+          s.pending--;
+          updateFlow(s);
         });
     });
     call.on('end', () => {
@@ -384,7 +422,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
       const deadline = new Promise<void>((r) => setTimeout(r, graceMs).unref?.());
       await Promise.race([
         Promise.all([...streams].map(async (s) => {
-          s.call.pause();
+          updateFlow(s);
           await s.chain;
           if (!s.done) {
             s.done = true;
@@ -413,6 +451,8 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
         rejected: counters.rejected,
         streamErrors: counters.streamErrors,
         readPauses: counters.readPauses,
+        overloadPauses: counters.overloadPauses,
+        inFlightSamples,
         subscriberMessages: counters.subscriberMessages,
         subscriberDropped: dropped,
       };

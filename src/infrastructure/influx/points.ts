@@ -46,10 +46,9 @@ function seriesPrefix(hostname: string, id: string, name: string, image: string)
 
 /** The container line as Point would write it, without Point's per-line work. */
 export function containerLine(hostname: string, c: ContainerSample): string | undefined {
-  const vals = containerValues(c);
   let f = '';
   for (const m of SORTED_CONTAINER) {
-    const v = vals[m.key];
+    const v = c[m.key]; // metric keys are ContainerSample fields; no per-point values object
     if (!Number.isFinite(v)) continue;
     f += f === '' ? `${m.column}=${String(v)}` : `,${m.column}=${String(v)}`;
   }

@@ -8,6 +8,8 @@
 // 1.x). Each caller resolves only when the request holding its lines succeeded.
 // Reads: InfluxQL over /query (GROUP BY time(step)); no Flux, which 3.x dropped.
 // No retries here: the resilience layer (breaker, retry, spool) wraps this store.
+import nodeHttp from 'node:http';
+import https from 'node:https';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { InfluxDB } from '@influxdata/influxdb-client';
@@ -61,7 +63,21 @@ export interface InfluxStore extends MetricsStore {
   backfillRollups(): Promise<void>;
 }
 
-interface Pending { lines: string[]; resolve: () => void; reject: (e: unknown) => void }
+/** One caller's lines, joined by newlines (one string per batch, not per point: less for the GC to track). */
+interface Pending { text: string; count: number; resolve: () => void; reject: (e: unknown) => void }
+
+/** The texts as one UTF-8 body, newline-separated, without building the whole body as a string first. */
+export function joinToBuffer(texts: string[]): Buffer {
+  let n = texts.length - 1;
+  for (const t of texts) n += Buffer.byteLength(t);
+  const buf = Buffer.allocUnsafe(n);
+  let off = 0;
+  for (let i = 0; i < texts.length; i++) {
+    if (i > 0) buf[off++] = 10;
+    off += buf.write(texts[i]!, off);
+  }
+  return buf;
+}
 
 const q = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 const ident = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
@@ -208,16 +224,50 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
     return readyPromise;
   }
 
-  async function postLines(lines: string[]): Promise<void> {
+  // Writes on the v1 path go through node:http with keep-alive sockets, one per concurrent
+  // write: fetch copies a request body once more and costs several times the CPU per request.
+  const agentOpts = { keepAlive: true, maxSockets: Math.max(1, opts.maxConcurrentWrites ?? 4) };
+  const writeAgent = base.startsWith('https:') ? new https.Agent(agentOpts) : new nodeHttp.Agent(agentOpts);
+
+  function postBody(path: string, body: Buffer, headers: Record<string, string>, what: string): Promise<void> {
+    const url = new URL(`${base}${path}`);
+    const mod = url.protocol === 'https:' ? https : nodeHttp;
+    return new Promise<void>((resolve, reject) => {
+      const req = mod.request(url, {
+        method: 'POST', agent: writeAgent, timeout: timeoutMs,
+        headers: { ...authHeaders(legacy), ...headers, 'content-length': String(body.length) },
+      }, (res) => {
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) {
+          res.resume();
+          res.on('end', resolve);
+          res.on('error', (err) => reject(networkError(err, what)));
+          return;
+        }
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => { if (chunks.length < 16) chunks.push(c); });
+        res.on('end', () => {
+          const ra = res.headers['retry-after'];
+          reject(httpError(status, Buffer.concat(chunks).toString('utf8'), Array.isArray(ra) ? ra[0] ?? null : ra ?? null, what));
+        });
+        res.on('error', (err) => reject(networkError(err, what)));
+      });
+      req.on('timeout', () => req.destroy(new Error(`no answer within ${timeoutMs} ms`)));
+      req.on('error', (err) => reject(networkError(err, what)));
+      req.end(body);
+    });
+  }
+
+  async function postTexts(texts: string[], count: number): Promise<void> {
     const { writePath } = await ready();
     const what = 'influxdb write';
     if (writePath === 'v2') {
       const api = client.getWriteApi(org, bucket, 'ms', {
-        batchSize: lines.length + 1, flushInterval: 0, maxRetries: 0, maxBufferLines: lines.length + 1,
+        batchSize: count + 1, flushInterval: 0, maxRetries: 0, maxBufferLines: count + 1,
         // Fail fast into our own retry/breaker/spool instead of the library's retry buffer.
         writeFailed: (err: Error) => Promise.reject(err),
       });
-      api.writeRecords(lines);
+      api.writeRecords(texts);
       try {
         await api.close();
       } catch (err) {
@@ -230,22 +280,19 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
       }
       return;
     }
-    const text = lines.join('\n');
+    const raw = joinToBuffer(texts);
     const params = new URLSearchParams({ db: bucket, precision: 'ms' });
-    const gz = useGzip && text.length > 1000;
-    const body = gz ? await gzip(text, { level: 1 }) : text;
+    const gz = useGzip && raw.length > 1000;
+    const body = gz ? await gzip(raw, { level: 1 }) : raw;
+    const headers: Record<string, string> = { 'content-type': 'text/plain; charset=utf-8', ...(gz ? { 'content-encoding': 'gzip' } : {}) };
     try {
-      await http(`/write?${params.toString()}`, {
-        method: 'POST', body, headers: { 'content-type': 'text/plain; charset=utf-8', ...(gz ? { 'content-encoding': 'gzip' } : {}) },
-      }, what);
+      await postBody(`/write?${params.toString()}`, body, headers, what);
     } catch (err) {
       // The database vanished (dropped, fresh server): create it again once and resend.
       if (err instanceof AppError && err.code === 'NOT_FOUND') {
         await ensureDatabase('v1');
         try {
-          await http(`/write?${params.toString()}`, {
-            method: 'POST', body, headers: { 'content-type': 'text/plain; charset=utf-8', ...(gz ? { 'content-encoding': 'gzip' } : {}) },
-          }, what);
+          await postBody(`/write?${params.toString()}`, body, headers, what);
         } catch (again) {
           // Still missing: these credentials may not create it. An outage for the breaker, so
           // batches wait in the spool until someone creates the database.
@@ -273,10 +320,10 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
   function takeChunk(): Pending[] {
     const chunk: Pending[] = [];
     let n = 0;
-    while (queue.length > 0 && (n === 0 || n + queue[0]!.lines.length <= maxLines)) {
+    while (queue.length > 0 && (n === 0 || n + queue[0]!.count <= maxLines)) {
       const p = queue.shift()!;
       chunk.push(p);
-      n += p.lines.length;
+      n += p.count;
     }
     queuedLines -= n;
     return chunk;
@@ -287,15 +334,14 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
     while (active < maxInFlight && queue.length > 0) {
       const items = takeChunk();
       active++;
-      const lines = items.length === 1 ? items[0]!.lines : items.flatMap((p) => p.lines);
-      const done: Promise<void> = postLines(lines).then(
+      const done: Promise<void> = postTexts(items.map((p) => p.text), items.reduce((a, p) => a + p.count, 0)).then(
         () => { lastWriteOkMs = Date.now(); for (const p of items) p.resolve(); },
         async (err) => {
           // Bad data in one batch must not sink the others that shared the request: send each
           // alone so only the faulty batch is refused (a 1.x partial write kept the good points
           // already; resending them is idempotent).
           if (items.length > 1 && err instanceof AppError && err.code === 'INVALID_ARGUMENT') {
-            for (const p of items) await postLines(p.lines).then(p.resolve, p.reject);
+            for (const p of items) await postTexts([p.text], p.count).then(p.resolve, p.reject);
             return;
           }
           for (const p of items) p.reject(err);
@@ -319,7 +365,7 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
   function enqueue(lines: string[]): Promise<void> {
     if (lines.length === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      queue.push({ lines, resolve, reject });
+      queue.push({ text: lines.join('\n'), count: lines.length, resolve, reject });
       queuedLines += lines.length;
       schedule();
     });
@@ -517,6 +563,7 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
         pump();
         await Promise.allSettled([...inFlight]);
       }
+      writeAgent.destroy();
     },
   };
 }

@@ -2,7 +2,7 @@
 // A `complete` batch lists every container of its host, so containers it no longer lists are
 // gone; a destroy event (or a sample whose state is "removed") drops the container at once.
 // Resent batches older than what is stored never overwrite newer samples.
-import type { HostInfo, HostedContainerSample, MetricBatch } from '../../domain/types.js';
+import type { ContainerSample, HostInfo, HostedContainerSample, MetricBatch } from '../../domain/types.js';
 import type { LatestStore } from '../../application/ports.js';
 
 export interface MemoryLatestStoreOptions {
@@ -15,9 +15,12 @@ export interface MemoryLatestStoreOptions {
   forgetAfterMs?: number;
 }
 
+/** The newest sample of one container; updated in place, so a steady batch stream allocates nothing here. */
+interface Slot { sample: ContainerSample; mark: number }
+
 interface HostEntry {
   info: Omit<HostInfo, 'containerCount'>;
-  containers: Map<string, HostedContainerSample>;
+  containers: Map<string, Slot>;
   /** Timestamp of the newest batch applied, to ignore stale resends. */
   newestBatchMs: number;
 }
@@ -25,6 +28,7 @@ interface HostEntry {
 export function createMemoryLatestStore(opts: MemoryLatestStoreOptions = {}): LatestStore & { clear(): void } {
   const clock = opts.clock ?? Date.now;
   const hosts = new Map<string, HostEntry>();
+  let marks = 0;
 
   const forgetSilent = (): void => {
     if (opts.forgetAfterMs === undefined) return;
@@ -49,18 +53,24 @@ export function createMemoryLatestStore(opts: MemoryLatestStoreOptions = {}): La
       if (batch.intervalMs > 0) entry.info.intervalMs = batch.intervalMs;
       if (batch.host && !stale) entry.info.sample = batch.host;
 
+      // Every container this batch lists gets the batch's mark; in a complete batch, the
+      // containers left with an older mark are the ones that are gone.
+      const mark = ++marks;
       for (const c of batch.containers) {
-        const prev = entry.containers.get(c.id);
-        if (prev && prev.timestampMs > c.timestampMs) continue;
+        const slot = entry.containers.get(c.id);
         if (c.state === 'removed') {
-          entry.containers.delete(c.id);
+          if (!slot || slot.sample.timestampMs <= c.timestampMs) entry.containers.delete(c.id);
+          else slot.mark = mark;
           continue;
         }
-        entry.containers.set(c.id, { ...c, host: batch.hostname, agentId: batch.agentId });
+        if (!slot) entry.containers.set(c.id, { sample: c, mark });
+        else {
+          slot.mark = mark;
+          if (slot.sample.timestampMs <= c.timestampMs) slot.sample = c;
+        }
       }
       if (batch.complete && !stale) {
-        const listed = new Set(batch.containers.map((c) => c.id));
-        for (const id of entry.containers.keys()) if (!listed.has(id)) entry.containers.delete(id);
+        for (const [id, slot] of entry.containers) if (slot.mark !== mark) entry.containers.delete(id);
       }
       for (const e of batch.events) {
         if (e.action === 'destroy') entry.containers.delete(e.containerId);
@@ -71,7 +81,10 @@ export function createMemoryLatestStore(opts: MemoryLatestStoreOptions = {}): La
     containers(): HostedContainerSample[] {
       forgetSilent();
       const out: HostedContainerSample[] = [];
-      for (const entry of hosts.values()) out.push(...entry.containers.values());
+      for (const entry of hosts.values()) {
+        const { hostname: host, agentId } = entry.info;
+        for (const slot of entry.containers.values()) out.push({ ...slot.sample, host, agentId });
+      }
       return out;
     },
 
