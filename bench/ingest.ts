@@ -296,6 +296,36 @@ export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBe
 
     const ceil = await ceiling(url, seconds);
     print(`(a) InfluxDB ceiling: ${ceil} points/s (4 writers, 5,000-point batches, 9 fields, /write)`);
+
+    // gRPC -> server first, on the influxd the ceiling was just measured on. Every phase gets a
+    // server process and database of its own (dropped afterwards, then influxd settles), so no
+    // phase pays for an earlier one's compactions or inherits its heap.
+    const watch = { influxd: influxd?.pid() };
+    const grpcPhase = async (kind: 'influx' | 'sqlite' | 'null', run: { batchesPerSec?: number; maxBatchesPerSec?: number }): Promise<GrpcRate> => {
+      await settle(influxd?.pid(), print);
+      const bucket = `bench_grpc_${kind}_${Date.now()}`;
+      const srv = await startServer({ store: kind, url, bucket, dataDir: path.join(tmp, `server-${kind}-${Date.now()}`) });
+      try {
+        return await grpcRun(srv.port, srv.child.pid!, { agents, perBatch, seconds, window, watch, ...run });
+      } finally {
+        await stopServer(srv.child);
+        if (kind === 'influx') await fetch(`${url}/query?q=${encodeURIComponent(`DROP DATABASE "${bucket}"`)}`, { method: 'POST' });
+      }
+    };
+    const grpcInflux = await grpcPhase('influx', { maxBatchesPerSec: 2500 });
+    print(`(d) gRPC -> server -> influx, ${agents} agents x ${perBatch} containers, window ${window}: ${JSON.stringify(grpcInflux)}`);
+    // Open loop at fixed shares of the ceiling: the target rate, and a lighter one.
+    const paced: Array<GrpcRate & { targetPointsPerSec: number; shareOfCeiling: number }> = [];
+    for (const share of [0.6, 0.4]) {
+      const target = share * ceil;
+      const r = await grpcPhase('influx', { batchesPerSec: target / (perBatch + 1) });
+      paced.push({ ...r, targetPointsPerSec: Math.round(target), shareOfCeiling: share });
+      print(`(d) gRPC -> server -> influx paced at ${share * 100}% of the ceiling (${Math.round(target)} points/s): ${JSON.stringify(r)}`);
+    }
+    const grpcNull = await grpcPhase('null', { maxBatchesPerSec: 6000 });
+    print(`(d) gRPC -> server -> null store, ${agents} agents x ${perBatch} containers, window ${window}: ${JSON.stringify(grpcNull)}`);
+    const grpcSqlite = await grpcPhase('sqlite', { maxBatchesPerSec: 2500 });
+    print(`(d) gRPC -> server -> embedded, ${agents} agents x ${perBatch} containers, window ${window}: ${JSON.stringify(grpcSqlite)}`);
     await settle(influxd?.pid(), print);
 
     const influx = createInfluxStore({ url, bucket: `bench_adapter_${Date.now()}` });
@@ -305,7 +335,6 @@ export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBe
     // backfill rolls them up, as it would after a spool replay.
     const hInflux = await history24h(influx, () => influx.backfillRollups());
     await influx.close();
-    await settle(influxd?.pid(), print);
 
     const sqliteDir = path.join(tmp, 'sqlite-direct');
     let clock = Date.now();
@@ -318,32 +347,9 @@ export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBe
     await sqlite.close();
     print(`history 24 h at auto step (median of 20): influx ${hInflux} ms, embedded ${hSqlite} ms (rollup tier), ${hSqliteRaw} ms before compaction (raw rows)`);
 
-    const runs: Record<string, GrpcRate> = {};
-    const watch = { influxd: influxd?.pid() };
-    const paced: Array<GrpcRate & { targetPointsPerSec: number; shareOfCeiling: number }> = [];
-    for (const kind of ['null', 'influx', 'sqlite'] as const) {
-      const srv = await startServer({ store: kind, url, bucket: `bench_grpc_${kind}_${Date.now()}`, dataDir: path.join(tmp, `server-${kind}`) });
-      try {
-        await settle(influxd?.pid(), print);
-        runs[kind] = await grpcRun(srv.port, srv.child.pid!, { agents, perBatch, seconds, window, watch, maxBatchesPerSec: kind === 'null' ? 5000 : 2500 });
-        print(`(d) gRPC -> server -> ${kind}, ${agents} agents x ${perBatch} containers, window ${window}: ${JSON.stringify(runs[kind])}`);
-        if (kind === 'influx') {
-          // Open loop at fixed shares of the ceiling: the target rate, and a lighter one.
-          for (const share of [0.6, 0.4]) {
-            await settle(influxd?.pid(), print);
-            const target = share * ceil;
-            const r = await grpcRun(srv.port, srv.child.pid!, { agents, perBatch, seconds, window, watch, batchesPerSec: target / (perBatch + 1) });
-            paced.push({ ...r, targetPointsPerSec: Math.round(target), shareOfCeiling: share });
-            print(`(d) gRPC -> server -> influx paced at ${share * 100}% of the ceiling (${Math.round(target)} points/s): ${JSON.stringify(r)}`);
-          }
-        }
-      } finally {
-        await stopServer(srv.child);
-      }
-    }
     return {
       machine: m, ceilingPointsPerSec: ceil, adapterInflux, adapterSqlite,
-      grpcInflux: runs.influx!, grpcInfluxPaced: paced, grpcSqlite: runs.sqlite!, grpcNullStore: runs.null!,
+      grpcInflux, grpcInfluxPaced: paced, grpcSqlite, grpcNullStore: grpcNull,
       history24hMs: { influx: hInflux, sqlite: hSqlite, sqliteRawTier: hSqliteRaw },
     };
   } finally {

@@ -38,6 +38,8 @@ export interface ServerConfig {
   publicUrl: string | undefined;
   grpcMaxMessageBytes: number;
   subscriberQueue: number;
+  /** Unacked agent samples the server holds at most, shared between agent streams. */
+  ingestMaxInFlightSamples: number;
   wsMaxBufferedBytes: number;
   storage: {
     influxUrl: string | undefined;
@@ -145,6 +147,7 @@ export function loadServerConfig(env: Env, mode: 'server' | 'all'): ServerConfig
     publicUrl: r.url('PUBLIC_URL'),
     grpcMaxMessageBytes: r.int('GRPC_MAX_MESSAGE_BYTES', 4 * 1024 * 1024, 64 * 1024, 256 * 1024 * 1024),
     subscriberQueue: r.int('SUBSCRIBER_QUEUE', 1000, 1, 1_000_000),
+    ingestMaxInFlightSamples: r.int('INGEST_MAX_IN_FLIGHT_SAMPLES', 20_000, 100, 10_000_000),
     wsMaxBufferedBytes: r.int('WS_MAX_BUFFERED_BYTES', 4 * 1024 * 1024, 64 * 1024, 1024 * 1024 * 1024),
     storage: {
       influxUrl: r.url('INFLUXDB_URL'),

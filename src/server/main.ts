@@ -225,6 +225,7 @@ export async function startServer(cfg: ServerConfig, log: PinoLogger, opts: { se
   const grpc = createGrpcServer({
     ingest, bus: localBus, latest, authorize: grpcAuthorizer(authSetup.auth), log,
     maxMessageBytes: cfg.grpcMaxMessageBytes, subscriberQueue: cfg.subscriberQueue,
+    maxInFlightSamples: cfg.ingestMaxInFlightSamples,
   });
 
   // ---- HTTP

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import * as grpc from '@grpc/grpc-js';
 import { metricDataToWire } from '../../src/infrastructure/grpc/mapping.js';
 import { AppError } from '../../src/application/errors.js';
+import type { MetricBatch } from '../../src/domain/types.js';
 import { batch, container, waitFor } from '../helpers/grpc-fixtures.js';
 import { collect, rawClient, startServer, type Harness } from '../helpers/grpc-server.js';
 
@@ -231,5 +232,43 @@ test('a burst larger than the read-ahead window is read in steps and acked in or
   assert.deepEqual(res.items.map((r) => Number(r.sequence)), Array.from({ length: N }, (_, i) => i + 1));
   assert.ok(res.items.every((r) => r.status === 'ACK'));
   assert.ok(h.server.stats().readPauses > 0, 'reading paused while batches waited');
+  c.close();
+});
+
+test('the in-flight budget is shared per stream: a stuck agent is held back, the others go on', async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  const written: MetricBatch[] = [];
+  // 3 samples per batch (2 containers + host); 30 for the server = 15 per stream with two streams.
+  const h = await startServer({
+    maxInFlightSamples: 30,
+    sink: { writeBatch: async (b) => { if (b.agentId === 'stuck') await gate; written.push(b); } },
+  });
+  servers.push(h);
+  const c = rawClient(h.address);
+  const stuck = c.StreamMetrics();
+  const fast = c.StreamMetrics();
+  const stuckRes = collect(stuck);
+  const fastRes = collect(fast);
+  fast.write(metricDataToWire(batch('fast', 1)));
+  await waitFor(() => fastRes.items.length === 1, 10_000, 'first ack of the fast agent');
+  for (let s = 1; s <= 40; s++) stuck.write(metricDataToWire(batch('stuck', s)));
+  await waitFor(() => h.server.stats().overloadPauses > 0, 10_000, 'the stuck stream to be paused');
+  let maxHeld = 0;
+  for (let s = 2; s <= 20; s++) {
+    fast.write(metricDataToWire(batch('fast', s)));
+    await waitFor(() => fastRes.items.length === s, 10_000, `ack ${s} of the fast agent`);
+    maxHeld = Math.max(maxHeld, h.server.stats().inFlightSamples);
+  }
+  assert.equal(stuckRes.items.length, 0, 'nothing of the stuck agent is acked before its writes finish');
+  // Its share of 15, plus the batch that crossed it, plus the fast agent's batch in flight.
+  assert.ok(maxHeld <= 15 + 3 + 3, `the server held ${maxHeld} samples: the stuck stream went over its share of 15`);
+  assert.ok(h.server.stats().batchesReceived < 60, 'the stuck stream was not read to the end while over its share');
+  release();
+  stuck.end();
+  fast.end();
+  await stuckRes.status;
+  assert.deepEqual(stuckRes.items.map((r) => Number(r.sequence)), Array.from({ length: 40 }, (_, i) => i + 1));
+  assert.ok(stuckRes.items.every((r) => r.status === 'ACK'));
   c.close();
 });

@@ -47,6 +47,8 @@ test('server defaults: all-in-one binds loopback, server binds all interfaces', 
   assert.equal(c.alerts.cooldownMs, 300_000);
   assert.equal(c.storage.retentionDays, 30);
   assert.equal(c.alerts.reportIntervalMs, undefined);
+  assert.equal(c.ingestMaxInFlightSamples, 20_000);
+  assert.equal(loadServerConfig({ INGEST_MAX_IN_FLIGHT_SAMPLES: '5000' }, 'server').ingestMaxInFlightSamples, 5000);
 });
 
 const badServer: Array<[string, Record<string, string>, RegExp]> = [
@@ -60,6 +62,7 @@ const badServer: Array<[string, Record<string, string>, RegExp]> = [
   ['memory threshold above 100', { MEMORY_THRESHOLD: '150' }, /^MEMORY_THRESHOLD="150"/],
   ['production without secret', { NODE_ENV: 'production' }, /^JWT_SECRET: required when NODE_ENV=production/],
   ['smtp without recipients', { SMTP_HOST: 'mail' }, /^ALERT_EMAIL_TO: required/],
+  ['in-flight budget too small', { INGEST_MAX_IN_FLIGHT_SAMPLES: '10' }, /^INGEST_MAX_IN_FLIGHT_SAMPLES="10": expected a number from 100 to 10000000/],
   ['notify lifecycle not a boolean', { NOTIFY_LIFECYCLE: 'maybe' }, /^NOTIFY_LIFECYCLE="maybe": expected true or false/],
 ];
 for (const [name, env, expected] of badServer) {

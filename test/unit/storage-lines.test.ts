@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alertToLine, batchToLines, containerLine, containerLineWithPoint } from '../../src/infrastructure/influx/points.js';
+import { alertToLine, batchToBuffer, batchToLines, containerLine, containerLineWithPoint } from '../../src/infrastructure/influx/points.js';
 import { containerSample, makeBatch } from '../helpers/storage-batches.js';
 
 test('the cached line builder writes exactly what Point writes, escaping included', () => {
@@ -32,4 +32,24 @@ test('batchToLines: one line per container plus the host line, ms timestamps', (
   const a = alertToLine({ id: 'x', ruleId: 'r', severity: 'critical', state: 'firing', host: 'h', containerId: 'c', containerName: 'n',
     value: 1, threshold: 2, message: 'say "hi"', timestampMs: 5 });
   assert.match(a, /^alert,container_id=c,host=h,rule_id=r,severity=critical,state=firing .*message="say \\"hi\\"".* 5$/);
+});
+
+test('batchToBuffer writes exactly batchToLines joined by newlines, for awkward numbers and names too', () => {
+  const b = makeBatch('agent-1', 'host 1', ['c1', 'id,2', 'ü3'], 1_795_000_000_123, 4);
+  const odd = [0, 7, 10, 99, 100, 12.345, -3, -0.5, 1e21, 2 ** 53, 2 ** 53 + 2, Number.MAX_SAFE_INTEGER, 5e-7, NaN, Infinity];
+  for (let i = 0; i < odd.length; i++) {
+    const c = b.containers[i % 3]!;
+    const v = odd[i]!;
+    const variant = { ...b, containers: b.containers.map((x) => (x === c ? { ...x, cpuPercent: v, netRxBytes: v, pids: Math.abs(v) } : x)) };
+    const { body, count } = batchToBuffer(variant);
+    const lines = batchToLines(variant);
+    assert.equal(body.toString('utf8'), lines.join('\n'), `value ${v}`);
+    assert.equal(count, lines.length);
+  }
+  const allNaN = { ...b, host: null, containers: [{ ...b.containers[0]!, ...Object.fromEntries(['cpuPercent', 'memUsageBytes', 'memLimitBytes', 'memPercent', 'netRxBytes', 'netTxBytes', 'blkReadBytes', 'blkWriteBytes', 'pids'].map((k) => [k, NaN])) }, b.containers[1]!] };
+  assert.equal(batchToBuffer(allNaN).body.toString(), batchToLines(allNaN).join('\n'), 'a line without fields is left out');
+  assert.equal(batchToBuffer(allNaN).count, 1);
+  // A batch larger than the scratch buffer grows it.
+  const big = makeBatch('a', 'h', Array.from({ length: 3000 }, (_, k) => `big${k}`), 1_795_000_000_000, 1);
+  assert.equal(batchToBuffer(big).body.toString(), batchToLines(big).join('\n'));
 });

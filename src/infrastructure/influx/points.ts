@@ -29,19 +29,24 @@ function fields(p: Point, metrics: readonly { key: string; column: string }[], v
 // and escaping of Point was the largest CPU cost of the write path.
 const SORTED_CONTAINER = [...CONTAINER_METRICS].sort((a, b) => (a.column < b.column ? -1 : 1));
 // Keyed by container id; the other tags are compared (cheap) instead of joined into a key.
-const prefixCache = new Map<string, { host: string; name: string; image: string; prefix: string }>();
+const prefixCache = new Map<string, { host: string; name: string; image: string; prefix: string; bytes: Buffer }>();
 const PREFIX_CACHE_MAX = 100_000;
 
 function seriesPrefix(hostname: string, id: string, name: string, image: string): string {
+  return seriesEntry(hostname, id, name, image).prefix;
+}
+
+function seriesEntry(hostname: string, id: string, name: string, image: string): { prefix: string; bytes: Buffer } {
   const hit = prefixCache.get(id);
-  if (hit && hit.host === hostname && hit.name === name && hit.image === image) return hit.prefix;
+  if (hit && hit.host === hostname && hit.name === name && hit.image === image) return hit;
   const probe = new Point(MEASUREMENT.container)
     .tag('host', hostname).tag('container_id', id).tag('container_name', name).tag('image', image)
     .floatField('x', 0).toLineProtocol({ convertTime: () => undefined })!;
   const prefix = probe.slice(0, probe.length - ' x=0'.length);
   if (prefixCache.size >= PREFIX_CACHE_MAX) prefixCache.clear();
-  prefixCache.set(id, { host: hostname, name, image, prefix });
-  return prefix;
+  const entry = { host: hostname, name, image, prefix, bytes: Buffer.from(prefix) };
+  prefixCache.set(id, entry);
+  return entry;
 }
 
 /** The container line as Point would write it, without Point's per-line work. */
@@ -64,18 +69,86 @@ export function containerLineWithPoint(hostname: string, c: ContainerSample): st
   return fields(p, CONTAINER_METRICS, containerValues(c)).toLineProtocol();
 }
 
+// ---------- straight to bytes ----------
+// The write path encodes a batch into one Buffer without a string per line: at ingest rates the
+// per-line strings were most of the server's garbage. The output is byte for byte what
+// batchToLines(batch).join('\n') gives (checked in the tests).
+
+const FIELD_NAMES = SORTED_CONTAINER.map((m) => ({ key: m.key, first: Buffer.from(`${m.column}=`), next: Buffer.from(`,${m.column}=`) }));
+let scratch = Buffer.allocUnsafe(256 * 1024);
+
+function ensure(off: number, more: number): void {
+  if (off + more <= scratch.length) return;
+  const bigger = Buffer.allocUnsafe(Math.max(scratch.length * 2, off + more));
+  scratch.copy(bigger, 0, 0, off);
+  scratch = bigger;
+}
+
+/** Writes String(v) for a finite number; non-negative safe integers digit by digit (no string). */
+function writeNumber(off: number, v: number): number {
+  if (v >= 0 && Number.isSafeInteger(v)) {
+    let len = 1;
+    for (let n = v; n >= 10; n = Math.floor(n / 10)) len++;
+    let n = v;
+    for (let i = off + len - 1; i >= off; i--) {
+      scratch[i] = 48 + (n % 10);
+      n = Math.floor(n / 10);
+    }
+    return off + len;
+  }
+  return off + scratch.write(String(v), off, 'latin1');
+}
+
+/** The batch's lines as one newline-separated UTF-8 Buffer, and how many lines it holds. */
+export function batchToBuffer(batch: MetricBatch): { body: Buffer; count: number } {
+  let off = 0;
+  let count = 0;
+  for (const c of batch.containers) {
+    const series = seriesEntry(batch.hostname, c.id, c.name, c.image);
+    ensure(off, series.bytes.length + 600);
+    const lineStart = off;
+    if (count > 0) scratch[off++] = 10;
+    off += series.bytes.copy(scratch, off);
+    scratch[off++] = 32;
+    const fieldsStart = off;
+    for (const f of FIELD_NAMES) {
+      const v = c[f.key];
+      if (!Number.isFinite(v)) continue;
+      off += (off === fieldsStart ? f.first : f.next).copy(scratch, off);
+      off = writeNumber(off, v);
+    }
+    if (off === fieldsStart) { off = lineStart; continue; } // no field: no line, as containerLine
+    scratch[off++] = 32;
+    off = writeNumber(off, c.timestampMs);
+    count++;
+  }
+  const hostLine = batch.host ? hostLineOf(batch) : undefined;
+  if (hostLine) {
+    ensure(off, Buffer.byteLength(hostLine) + 1);
+    if (count > 0) scratch[off++] = 10;
+    off += scratch.write(hostLine, off);
+    count++;
+  }
+  const body = Buffer.allocUnsafe(off);
+  scratch.copy(body, 0, 0, off);
+  return { body, count };
+}
+
+function hostLineOf(batch: MetricBatch): string | undefined {
+  if (!batch.host) return undefined;
+  const p = new Point(MEASUREMENT.host).tag('host', batch.hostname).tag('agent_id', batch.agentId)
+    .timestamp(batch.host.timestampMs);
+  return fields(p, HOST_METRICS, hostValues(batch.host)).toLineProtocol();
+}
+
 export function batchToLines(batch: MetricBatch): string[] {
   const lines: string[] = [];
   for (const c of batch.containers) {
     const line = containerLine(batch.hostname, c);
     if (line) lines.push(line);
   }
-  if (batch.host) {
-    const p = new Point(MEASUREMENT.host).tag('host', batch.hostname).tag('agent_id', batch.agentId)
-      .timestamp(batch.host.timestampMs);
-    const line = fields(p, HOST_METRICS, hostValues(batch.host)).toLineProtocol();
-    if (line) lines.push(line);
-  }
+  const hostLine = hostLineOf(batch);
+  if (hostLine) lines.push(hostLine);
   return lines;
 }
 

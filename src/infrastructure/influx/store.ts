@@ -19,7 +19,7 @@ import type {
 } from '../../application/store-ports.js';
 import type { Logger } from '../../application/ports.js';
 import { AppError } from '../../application/errors.js';
-import { alertToLine, batchToLines, MEASUREMENT } from './points.js';
+import { alertToLine, batchToBuffer, MEASUREMENT } from './points.js';
 
 const gzip = promisify(zlib.gzip);
 
@@ -63,20 +63,21 @@ export interface InfluxStore extends MetricsStore {
   backfillRollups(): Promise<void>;
 }
 
-/** One caller's lines, joined by newlines (one string per batch, not per point: less for the GC to track). */
-interface Pending { text: string; count: number; resolve: () => void; reject: (e: unknown) => void }
+/** One caller's lines as newline-separated UTF-8 (bytes, not strings: less for the GC to track). */
+interface Pending { body: Buffer; count: number; resolve: () => void; reject: (e: unknown) => void }
 
-/** The texts as one UTF-8 body, newline-separated, without building the whole body as a string first. */
-export function joinToBuffer(texts: string[]): Buffer {
-  let n = texts.length - 1;
-  for (const t of texts) n += Buffer.byteLength(t);
-  const buf = Buffer.allocUnsafe(n);
+/** The bodies as one request body, newline-separated. */
+function joinBodies(bodies: Buffer[]): Buffer {
+  if (bodies.length === 1) return bodies[0]!;
+  let n = bodies.length - 1;
+  for (const b of bodies) n += b.length;
+  const out = Buffer.allocUnsafe(n);
   let off = 0;
-  for (let i = 0; i < texts.length; i++) {
-    if (i > 0) buf[off++] = 10;
-    off += buf.write(texts[i]!, off);
+  for (let i = 0; i < bodies.length; i++) {
+    if (i > 0) out[off++] = 10;
+    off += bodies[i]!.copy(out, off);
   }
-  return buf;
+  return out;
 }
 
 const q = (s: string): string => `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
@@ -258,16 +259,17 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
     });
   }
 
-  async function postTexts(texts: string[], count: number): Promise<void> {
+  async function postBodies(bodies: Buffer[], count: number): Promise<void> {
     const { writePath } = await ready();
     const what = 'influxdb write';
     if (writePath === 'v2') {
       const api = client.getWriteApi(org, bucket, 'ms', {
-        batchSize: count + 1, flushInterval: 0, maxRetries: 0, maxBufferLines: count + 1,
+        batchSize: bodies.length + 1, flushInterval: 0, maxRetries: 0, maxBufferLines: count + 1,
         // Fail fast into our own retry/breaker/spool instead of the library's retry buffer.
         writeFailed: (err: Error) => Promise.reject(err),
       });
-      api.writeRecords(texts);
+      // A record may hold several lines: the library joins records with newlines.
+      api.writeRecords(bodies.map((b) => b.toString('utf8')));
       try {
         await api.close();
       } catch (err) {
@@ -280,7 +282,7 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
       }
       return;
     }
-    const raw = joinToBuffer(texts);
+    const raw = joinBodies(bodies);
     const params = new URLSearchParams({ db: bucket, precision: 'ms' });
     const gz = useGzip && raw.length > 1000;
     const body = gz ? await gzip(raw, { level: 1 }) : raw;
@@ -334,14 +336,14 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
     while (active < maxInFlight && queue.length > 0) {
       const items = takeChunk();
       active++;
-      const done: Promise<void> = postTexts(items.map((p) => p.text), items.reduce((a, p) => a + p.count, 0)).then(
+      const done: Promise<void> = postBodies(items.map((p) => p.body), items.reduce((a, p) => a + p.count, 0)).then(
         () => { lastWriteOkMs = Date.now(); for (const p of items) p.resolve(); },
         async (err) => {
           // Bad data in one batch must not sink the others that shared the request: send each
           // alone so only the faulty batch is refused (a 1.x partial write kept the good points
           // already; resending them is idempotent).
           if (items.length > 1 && err instanceof AppError && err.code === 'INVALID_ARGUMENT') {
-            for (const p of items) await postTexts([p.text], p.count).then(p.resolve, p.reject);
+            for (const p of items) await postBodies([p.body], p.count).then(p.resolve, p.reject);
             return;
           }
           for (const p of items) p.reject(err);
@@ -362,11 +364,11 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
     if (opts.coalesceMs) setTimeout(pump, opts.coalesceMs); else setImmediate(pump);
   }
 
-  function enqueue(lines: string[]): Promise<void> {
-    if (lines.length === 0) return Promise.resolve();
+  function enqueue(body: Buffer, count: number): Promise<void> {
+    if (count === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
-      queue.push({ text: lines.join('\n'), count: lines.length, resolve, reject });
-      queuedLines += lines.length;
+      queue.push({ body, count, resolve, reject });
+      queuedLines += count;
       schedule();
     });
   }
@@ -485,7 +487,8 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
     ready,
     backfillRollups,
     async writeBatch(batch) {
-      await enqueue(batchToLines(batch));
+      const { body, count } = batchToBuffer(batch);
+      await enqueue(body, count);
       let minTs = batch.host?.timestampMs ?? Infinity;
       for (const c of batch.containers) if (c.timestampMs < minTs) minTs = c.timestampMs;
       if (minTs !== Infinity) noteLate(minTs);
@@ -526,7 +529,7 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
       return found;
     },
     async writeAlertEvent(evt: AlertEvent) {
-      await enqueue([alertToLine(evt)]);
+      await enqueue(Buffer.from(alertToLine(evt)), 1);
     },
     async queryAlerts(r: AlertQuery): Promise<AlertEvent[]> {
       await ready();
