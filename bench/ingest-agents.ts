@@ -6,8 +6,9 @@
 // The batches are generated and protobuf-encoded before the clock starts, as the InfluxDB
 // ceiling pre-builds its line protocol: the measured rate is the server's, not the cost of
 // encoding in this simulator (the real agent's own cost is the agent-cost scenario). Each batch
-// has its own timestamps; only the sequence number is added at send time (an extra varint
-// field appended to the encoded bytes, which protobuf readers accept in any order).
+// has its own timestamps (spaced so they keep pace with the wall clock at the planned rate);
+// only the sequence number is added at send time (an extra varint field appended to the
+// encoded bytes, which protobuf readers accept in any order).
 import * as grpc from '@grpc/grpc-js';
 import { loadMetricsService, SERVICE_NAME } from '../src/infrastructure/grpc/proto.js';
 import { metricDataToWire, type MetricResponseWire } from '../src/infrastructure/grpc/mapping.js';
@@ -36,14 +37,18 @@ async function main(o: AgentsConfig): Promise<void> {
   const decodeAck = svc.responseDeserialize as (b: Buffer) => MetricResponseWire;
   const totalSecs = (o.warmupMs / 1000) + o.seconds + 1;
   const perAgent = Math.ceil(((o.batchesPerSec ?? o.maxBatchesPerSec ?? 3000) * totalSecs) / o.agents);
-  const base = Date.now() - 6 * 3_600_000;
+  // Timestamps follow the wall clock at the planned rate, as a live agent's do: points from the
+  // past would all be "late" for the InfluxDB rollups and cost influxd backfill queries that a
+  // live stream does not cause.
+  const stepMs = (1000 * o.agents) / (o.batchesPerSec ?? o.maxBatchesPerSec ?? 3000);
+  const base = Date.now() + 1000;
 
   const agents = Array.from({ length: o.agents }, (_, a) => {
     const agentId = `bench-${o.tag}-${a}`;
     const ids = containerIds(`${o.tag}x${a}x`, o.perBatch);
     // Sequence left at 0 (not encoded); it is appended per send.
     const pool = Array.from({ length: perAgent }, (_, i) =>
-      encode({ ...metricDataToWire(makeBatch(agentId, `host-${agentId}`, ids, base + i * 1000, i)), sequence: 0 }));
+      encode({ ...metricDataToWire(makeBatch(agentId, `host-${agentId}`, ids, Math.round(base + i * stepMs), i)), sequence: 0 }));
     const client = new grpc.Client(`127.0.0.1:${o.port}`, grpc.credentials.createInsecure(), {
       // One connection per agent, as real agents have.
       'grpc.use_local_subchannel_pool': 1,

@@ -1,9 +1,12 @@
-// Ingest benchmark (issue 3): simulated agents stream generated batches over real gRPC into
-// the server (a child process: gRPC server + ingest use case + store), which writes to a real
-// local InfluxDB; then the same with the embedded store. In the same run: the InfluxDB
-// ceiling (4 writers posting pre-built line protocol, 5,000-point batches, 9 fields per
-// point, to /write), the adapters on their own (writeBatch called directly), and a 24 h
-// history query at auto step on each store.
+// Ingest benchmark (issue 3): simulated agents (2 processes, pre-encoded batches) stream over
+// real gRPC into the server (a child process: gRPC server + ingest use case + store), which
+// writes to a real local InfluxDB: closed loop (saturation), then open loop at 60 % and 40 %
+// of the ceiling; then a null store (the transport's own cost) and the embedded store. In the
+// same run: the InfluxDB ceiling (4 writers posting pre-built line protocol, 5,000-point
+// batches, 9 fields per point, every point new, to /write) and the same with 1,000-point
+// batches, the adapters on their own (writeBatch called directly), and a 24 h history query at
+// auto step on each store. CPU of the server, influxd and the whole machine is sampled over
+// each measured window.
 //
 // Run alone: node --import tsx bench/ingest.ts [seconds]
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -42,6 +45,9 @@ export type GrpcRate = Rate & {
 export interface IngestBenchResult {
   machine: Record<string, string | number>;
   ceilingPointsPerSec: number;
+  ceilingInfluxdCpuPercent: number;
+  /** The ceiling with 1,000-point requests: influxd's cost per point with small requests. */
+  ceilingSmallRequests: { pointsPerSec: number; influxdCpuPercent: number };
   adapterInflux: Rate;
   adapterSqlite: Rate;
   grpcInflux: GrpcRate;
@@ -88,23 +94,36 @@ function rssMb(pid: number): number {
 }
 
 // ---------- (a) the InfluxDB ceiling ----------
-export async function ceiling(url: string, seconds: number): Promise<number> {
+/**
+ * Points/s influxd takes from 4 writers posting pre-built line protocol, 5,000-point batches,
+ * 9 fields, to /write. `distinct` (the reference): every point sent is a new one, as every
+ * sample an agent sends is; the 60 pre-built batches are reused with their timestamps moved
+ * forward by 300 s per round, patched in place (13-digit ms timestamps at known offsets).
+ * Otherwise the same 300,000 points are sent again each round, which influxd absorbs as
+ * overwrites in its cache: cheaper than new points, so it overstates what it can take.
+ */
+export async function ceiling(url: string, seconds: number, distinct = true, perRequest = 5000): Promise<number> {
   const db = `bench_ceiling_${Date.now()}`;
   await fetch(`${url}/query?q=${encodeURIComponent(`CREATE DATABASE "${db}"`)}`, { method: 'POST' });
   const ids = containerIds('ceil', 1000);
-  const base = Date.now() - 3_600_000;
-  // Pre-built: 60 batches of 5,000 points, 9 fields each, same schema as the adapter writes.
-  const batches: string[] = [];
+  const base = Date.now() - 6 * 3_600_000;
+  const batches: Array<{ body: Buffer; tsOffsets: number[]; ts: number[] }> = [];
   for (let b = 0; b < 60; b++) {
     const lines: string[] = [];
-    for (let k = 0; k < 5000; k++) {
+    const ts: number[] = [];
+    for (let k = 0; k < perRequest; k++) {
       const id = ids[k % 1000]!;
-      const ts = base + (b * 5 + Math.floor(k / 1000)) * 1000;
+      const t = base + (b * Math.ceil(perRequest / 1000) + Math.floor(k / 1000)) * 1000;
+      ts.push(t);
       lines.push(`container,container_id=${id},container_name=web-${id.slice(0, 6)},host=bench-host,image=nginx:1.27 `
         + `blk_read_bytes=${k * 4096},blk_write_bytes=${k * 8192},cpu_percent=${(k % 100) + 0.5},mem_limit_bytes=536870912,`
-        + `mem_percent=${(k % 50) + 0.25},mem_usage_bytes=${50_000_000 + k},net_rx_bytes=${k * 1000},net_tx_bytes=${k * 500},pids=${k % 7} ${ts}`);
+        + `mem_percent=${(k % 50) + 0.25},mem_usage_bytes=${50_000_000 + k},net_rx_bytes=${k * 1000},net_tx_bytes=${k * 500},pids=${k % 7} ${t}`);
     }
-    batches.push(lines.join('\n'));
+    const body = Buffer.from(lines.join('\n'));
+    const tsOffsets: number[] = [];
+    let off = 0;
+    for (const line of lines) { off += Buffer.byteLength(line); tsOffsets.push(off - 13); off += 1; }
+    batches.push({ body, tsOffsets, ts });
   }
   let points = 0;
   let next = 0;
@@ -112,10 +131,15 @@ export async function ceiling(url: string, seconds: number): Promise<number> {
   const t0 = Date.now();
   await Promise.all([0, 1, 2, 3].map(async () => {
     while (Date.now() < end) {
-      const body = batches[next++ % batches.length]!;
-      const r = await fetch(`${url}/write?db=${db}&precision=ms`, { method: 'POST', body });
+      const n = next++;
+      const b = batches[n % batches.length]!;
+      const cycle = Math.floor(n / batches.length);
+      if (distinct && cycle > 0) {
+        for (let i = 0; i < b.ts.length; i++) b.body.write(String(b.ts[i]! + cycle * 60 * Math.ceil(perRequest / 1000) * 1000), b.tsOffsets[i]!, 'latin1');
+      }
+      const r = await fetch(`${url}/write?db=${db}&precision=ms`, { method: 'POST', body: b.body as Uint8Array<ArrayBuffer> });
       if (r.status !== 204) throw new Error(`ceiling write: HTTP ${r.status} ${await r.text()}`);
-      points += 5000;
+      points += perRequest;
     }
   }));
   const secs = (Date.now() - t0) / 1000;
@@ -294,8 +318,21 @@ export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBe
     const m = machine(version);
     print(`machine: ${JSON.stringify(m)}`);
 
-    const ceil = await ceiling(url, seconds);
-    print(`(a) InfluxDB ceiling: ${ceil} points/s (4 writers, 5,000-point batches, 9 fields, /write)`);
+    // influxd's own CPU per 1,000 points/s, with big and with small requests (what a
+    // moderate stream gives it): it explains where the shared 2 cores go.
+    const influxdCpu = async (f: () => Promise<number>): Promise<{ pointsPerSec: number; influxdCpuPercent: number }> => {
+      const pid = influxd?.pid();
+      const c0 = pid ? cpuTicks(pid) : 0;
+      const t0 = Date.now();
+      const pointsPerSec = await f();
+      return { pointsPerSec, influxdCpuPercent: pid ? round(((cpuTicks(pid) - c0) / 100 / ((Date.now() - t0) / 1000)) * 100) : NaN };
+    };
+    const ceilRun = await influxdCpu(() => ceiling(url, seconds));
+    const ceil = ceilRun.pointsPerSec;
+    print(`(a) InfluxDB ceiling: ${ceil} points/s (4 writers, 5,000-point batches, 9 fields, /write, every point new); influxd ${ceilRun.influxdCpuPercent} % CPU`);
+    await settle(influxd?.pid(), print);
+    const smallRequests = await influxdCpu(() => ceiling(url, Math.min(seconds, 8), true, 1000));
+    print(`(a') the same with 1,000-point batches: ${smallRequests.pointsPerSec} points/s; influxd ${smallRequests.influxdCpuPercent} % CPU`);
 
     // gRPC -> server first, on the influxd the ceiling was just measured on. Every phase gets a
     // server process and database of its own (dropped afterwards, then influxd settles), so no
@@ -348,7 +385,7 @@ export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBe
     print(`history 24 h at auto step (median of 20): influx ${hInflux} ms, embedded ${hSqlite} ms (rollup tier), ${hSqliteRaw} ms before compaction (raw rows)`);
 
     return {
-      machine: m, ceilingPointsPerSec: ceil, adapterInflux, adapterSqlite,
+      machine: m, ceilingPointsPerSec: ceil, ceilingInfluxdCpuPercent: ceilRun.influxdCpuPercent, ceilingSmallRequests: smallRequests, adapterInflux, adapterSqlite,
       grpcInflux, grpcInfluxPaced: paced, grpcSqlite, grpcNullStore: grpcNull,
       history24hMs: { influx: hInflux, sqlite: hSqlite, sqliteRawTier: hSqliteRaw },
     };
