@@ -140,6 +140,7 @@ export async function startServer(cfg: ServerConfig, log: PinoLogger, opts: { se
     breakerState: resilient ? () => resilient!.breakerState() : undefined,
     spoolBatches: resilient ? () => resilient!.spoolStats().batches : undefined,
     grpcSubscribers: () => grpc.stats().subscribers,
+    ingestInFlightSamples: () => grpc.stats().inFlightSamples,
     wsSubscribers: () => wsClients,
     slowSubscriberDropped: () => localBus.stats().dropped + grpc.stats().subscriberDropped + wsDropped,
   });

@@ -121,6 +121,7 @@ test('health counters and callback gauges reflect what the parts record', async 
     spoolBatches: () => 12,
     wsSubscribers: () => 3,
     grpcSubscribers: () => 2,
+    ingestInFlightSamples: () => 1234,
     slowSubscriberDropped: () => 5,
     channels: ['email'],
   });
@@ -153,6 +154,7 @@ test('health counters and callback gauges reflect what the parts record', async 
   assert.equal(value('dockwatch_spool_batches'), 12);
   assert.equal(value('dockwatch_ws_subscribers'), 3);
   assert.equal(value('dockwatch_grpc_subscribers'), 2);
+  assert.equal(value('dockwatch_ingest_in_flight_samples'), 1234);
   // No agentQueue callback was given: that gauge is not invented.
   assert.equal(value('dockwatch_agent_queue_batches'), undefined);
 

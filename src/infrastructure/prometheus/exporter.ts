@@ -37,6 +37,8 @@ export interface MetricsExporterOptions {
   agentQueue?: () => number;
   wsSubscribers?: () => number;
   grpcSubscribers?: () => number;
+  /** Agent samples received and not yet acked (bounded by INGEST_MAX_IN_FLIGHT_SAMPLES). */
+  ingestInFlightSamples?: () => number;
   /** Cumulative samples dropped for slow subscribers when the bus counts them itself (MemoryBus.stats().dropped). */
   slowSubscriberDropped?: () => number;
   now?: () => number;
@@ -136,6 +138,8 @@ export function createMetricsExporter(opts: MetricsExporterOptions = {}): Metric
   callbackGauge(registry, 'dockwatch_agent_queue_batches', 'Batches waiting in the agent\'s in-memory send queue.', opts.agentQueue);
   callbackGauge(registry, 'dockwatch_ws_subscribers', 'Open WebSocket live subscriptions.', opts.wsSubscribers);
   callbackGauge(registry, 'dockwatch_grpc_subscribers', 'Open SubscribeToMetrics streams.', opts.grpcSubscribers);
+  callbackGauge(registry, 'dockwatch_ingest_in_flight_samples',
+    'Agent samples received and not yet acked; near INGEST_MAX_IN_FLIGHT_SAMPLES the server is holding agents back.', opts.ingestInFlightSamples);
 
   if (opts.processMetrics !== false) {
     const prefix = opts.processMetricsPrefix ?? '';
