@@ -122,7 +122,7 @@ export async function startServer(cfg: ServerConfig, log: PinoLogger, opts: { se
   let consumer: AlertStreamConsumer | undefined;
   if (cfg.alerts.redisUrl) {
     redis = createRedisClient(cfg.alerts.redisUrl, { log: log.child({ component: 'redis' }), name: `${serverId}-main` });
-    const sub = createRedisClient(cfg.alerts.redisUrl, { log: log.child({ component: 'redis' }), name: `${serverId}-sub` });
+    const sub = createRedisClient(cfg.alerts.redisUrl, { log: log.child({ component: 'redis' }), name: `${serverId}-sub`, subscriber: true });
     redisBus = createRedisMetricsBus({ pub: redis, sub, local: localBus, replicaId: serverId, log: log.child({ component: 'redis-bus' }) });
     bus = redisBus;
     cleanups.push(async () => { await redisBus!.close(); });

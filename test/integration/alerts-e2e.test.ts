@@ -70,7 +70,7 @@ test('e2e: CPU alert once per channel with two replicas, resolution, label silen
   const history: StoredAlert[] = [];
 
   function replica(id: string) {
-    const client = (n: string) => { const c = createRedisClient(redis.url, { name: `${id}-${n}` }); cleanups.push(() => c.disconnect()); return c; };
+    const client = (n: string) => { const c = createRedisClient(redis.url, { name: `${id}-${n}`, subscriber: n === 'sub' }); cleanups.push(() => c.disconnect()); return c; };
     const cmd = client('cmd');
     const bus = createRedisMetricsBus({ pub: client('pub'), sub: client('sub'), local: createMemoryBus(), replicaId: id, channel, log });
     const dispatcher = createNotificationDispatcher({ log, timeoutMs: 10_000, channels: [

@@ -72,7 +72,7 @@ test('stream: an alert published while no worker runs is delivered once a worker
 test('metrics bus: each replica sees every batch once, from its own agents and the other replica\'s', async () => {
   const channel = `dwtest:alerts:${randomUUID()}:metrics`;
   const pubs = [createRedisClient(url), createRedisClient(url)];
-  const mk = (id: string) => createRedisMetricsBus({ pub: pubs[id === 'replica-a' ? 0 : 1]!, sub: createRedisClient(url), local: createMemoryBus(),
+  const mk = (id: string) => createRedisMetricsBus({ pub: pubs[id === 'replica-a' ? 0 : 1]!, sub: createRedisClient(url, { subscriber: true }), local: createMemoryBus(),
     replicaId: id, channel, log: memoryLog() });
   const [a, b] = [mk('replica-a'), mk('replica-b')];
   const seenA: number[] = []; const seenB: number[] = [];
@@ -97,7 +97,7 @@ test('metrics bus: each replica sees every batch once, from its own agents and t
 test('Redis down: the bus keeps delivering locally and publish does not throw; the stream publisher throws UNAVAILABLE', async () => {
   const redis = await ownRedis();
   const pub = createRedisClient(redis.url);
-  const sub = createRedisClient(redis.url);
+  const sub = createRedisClient(redis.url, { subscriber: true });
   const bus = createRedisMetricsBus({ pub, sub, local: createMemoryBus(), replicaId: 'r', log: memoryLog() });
   const seen: number[] = [];
   bus.subscribe((x) => seen.push(x.sequence));
