@@ -64,8 +64,6 @@ async function main(o: AgentsConfig): Promise<void> {
     process.stdin.on('data', (d: string) => { if (d.includes('go')) resolve(); });
   });
 
-  const goAt = performance.now();
-  const debugLat: number[][] = [];
   const sentAt = new Map<string, number>();
   const lat: number[] = [];
   let measuring = false;
@@ -78,7 +76,6 @@ async function main(o: AgentsConfig): Promise<void> {
       sentAt.delete(k);
       ag.outstanding--;
       if (s !== undefined && measuring && ack.status === 'ACK') { lat.push(performance.now() - s); acked++; }
-      if (s !== undefined && process.env.DW_BENCH_DEBUG) (debugLat[Math.floor((s - goAt) / 1000)] ??= []).push(performance.now() - s);
       ag.wake?.();
     });
     ag.call.on('error', (err: Error) => { failed ||= `${ag.agentId}: ${err.message}`; });
@@ -129,9 +126,6 @@ async function main(o: AgentsConfig): Promise<void> {
   const secs = (performance.now() - t0) / 1000;
   // Unacked batches sent during the window: the server had not made them durable by its end.
   const backlog = [...sentAt.values()].filter((s) => s >= t0 - o.warmupMs).length;
-  if (process.env.DW_BENCH_DEBUG) {
-    process.stderr.write(`p95 ack ms by second sent: ${debugLat.map((xs) => Math.round([...xs].sort((a, b) => a - b)[Math.floor(xs.length * 0.95)] ?? -1)).join(' ')}\n`);
-  }
   const reused = agents.reduce((a, ag) => a + ag.reused, 0);
   process.stdout.write(`${JSON.stringify({ acked, secs, backlog, reused, failed, lat: lat.map((x) => Math.round(x * 10) / 10) })}\n`);
   for (const ag of agents) { ag.call.end(); ag.client.close(); }

@@ -36,15 +36,20 @@ const md = (token: string | undefined) => {
   return m;
 };
 
+/** Tokens every RPC refuses as UNAUTHENTICATED, whatever role it wants. */
+const invalidTokenCases = (t: ReturnType<typeof makeTestTokens>): [string, string | undefined, number][] => [
+    ['no token', undefined, grpc.status.UNAUTHENTICATED],
+    ['forged', t.forged, grpc.status.UNAUTHENTICATED],
+    ['alg none', t.unsigned, grpc.status.UNAUTHENTICATED],
+    ['expired', t.expired, grpc.status.UNAUTHENTICATED],
+];
+
 test('StreamMetrics: agent credentials only', async () => {
   const h = await harness();
   const client = rawClient(h.address);
   const t = makeTestTokens(SECRET);
   const cases: [string, string | undefined, number][] = [
-    ['no token', undefined, grpc.status.UNAUTHENTICATED],
-    ['forged', t.forged, grpc.status.UNAUTHENTICATED],
-    ['alg none', t.unsigned, grpc.status.UNAUTHENTICATED],
-    ['expired', t.expired, grpc.status.UNAUTHENTICATED],
+    ...invalidTokenCases(t),
     ['wrong static token', `${AGENT_TOKEN}x`, grpc.status.UNAUTHENTICATED],
     ['viewer', t.viewer, grpc.status.PERMISSION_DENIED],
     ['admin', t.admin, grpc.status.PERMISSION_DENIED],
@@ -76,10 +81,7 @@ test('SubscribeToMetrics: viewers and admins only', async () => {
   const client = rawClient(h.address);
   const t = makeTestTokens(SECRET);
   const cases: [string, string | undefined, number][] = [
-    ['no token', undefined, grpc.status.UNAUTHENTICATED],
-    ['forged', t.forged, grpc.status.UNAUTHENTICATED],
-    ['alg none', t.unsigned, grpc.status.UNAUTHENTICATED],
-    ['expired', t.expired, grpc.status.UNAUTHENTICATED],
+    ...invalidTokenCases(t),
     ['agent token', AGENT_TOKEN, grpc.status.PERMISSION_DENIED],
     ['agent jwt', t.agent, grpc.status.PERMISSION_DENIED],
   ];

@@ -122,8 +122,6 @@ function endWithError(call: grpc.ServerWritableStream<unknown, unknown> | grpc.S
 
 interface AgentStream {
   call: grpc.ServerDuplexStream<unknown, unknown>;
-  /** Settles when the call is authorised (rejects when it is not). */
-  authorized: Promise<void>;
   /** The ack of the last batch received: acks are written in this chain, in arrival order. */
   chain: Promise<void>;
   done: boolean;
@@ -239,7 +237,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
       return;
     }
     const authorized = Promise.resolve().then(() => deps.authorize?.(call.metadata, 'StreamMetrics'));
-    const s: AgentStream = { call, authorized, chain: Promise.resolve(), done: false, pending: 0, pendingSamples: 0, paused: false, peer: call.getPeer() };
+    const s: AgentStream = { call, chain: Promise.resolve(), done: false, pending: 0, pendingSamples: 0, paused: false, peer: call.getPeer() };
     streams.add(s);
     updateFlow(s);
     let isAuthorized = false;

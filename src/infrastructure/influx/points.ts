@@ -21,20 +21,17 @@ function fields(p: Point, metrics: readonly { key: string; column: string }[], v
   return p;
 }
 
-// Hot path: the measurement+tag prefix of a series is built once by the library's Point
-// (which does the escaping) and cached; the fields are our fixed column names (nothing to
-// escape) with finite numbers written as Point.floatField writes them (String(n)), sorted by
-// name as Point sorts them. The result is byte-identical to Point.toLineProtocol()
-// (checked in the tests) at a fraction of the cost: at ingest rates the per-point tag sorting
-// and escaping of Point was the largest CPU cost of the write path.
+// The measurement+tag prefix of a series is built once by the library's Point (which does the
+// escaping) and cached; the fields are our fixed column names (nothing to escape) with finite
+// numbers written as Point.floatField writes them (String(n)), sorted by name as Point sorts
+// them. The result is byte-identical to Point.toLineProtocol() (checked in the tests) at a
+// fraction of the cost: at ingest rates Point's per-point tag sorting and escaping was the
+// largest CPU cost of the write path. containerLine/batchToLines are the string form (the
+// tests' readable reference); the write path uses batchToBuffer.
 const SORTED_CONTAINER = [...CONTAINER_METRICS].sort((a, b) => (a.column < b.column ? -1 : 1));
 // Keyed by container id; the other tags are compared (cheap) instead of joined into a key.
 const prefixCache = new Map<string, { host: string; name: string; image: string; prefix: string; bytes: Buffer }>();
 const PREFIX_CACHE_MAX = 100_000;
-
-function seriesPrefix(hostname: string, id: string, name: string, image: string): string {
-  return seriesEntry(hostname, id, name, image).prefix;
-}
 
 function seriesEntry(hostname: string, id: string, name: string, image: string): { prefix: string; bytes: Buffer } {
   const hit = prefixCache.get(id);
@@ -58,7 +55,7 @@ export function containerLine(hostname: string, c: ContainerSample): string | un
     f += f === '' ? `${m.column}=${String(v)}` : `,${m.column}=${String(v)}`;
   }
   if (f === '') return undefined;
-  return `${seriesPrefix(hostname, c.id, c.name, c.image)} ${f} ${c.timestampMs}`;
+  return `${seriesEntry(hostname, c.id, c.name, c.image).prefix} ${f} ${c.timestampMs}`;
 }
 
 /** Reference implementation with Point for every line (tests compare the two). */
@@ -122,7 +119,7 @@ export function batchToBuffer(batch: MetricBatch): { body: Buffer; count: number
     off = writeNumber(off, c.timestampMs);
     count++;
   }
-  const hostLine = batch.host ? hostLineOf(batch) : undefined;
+  const hostLine = hostLineOf(batch);
   if (hostLine) {
     ensure(off, Buffer.byteLength(hostLine) + 1);
     if (count > 0) scratch[off++] = 10;

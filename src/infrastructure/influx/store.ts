@@ -315,28 +315,27 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
   // Heavy load: large requests, as InfluxDB likes them (1.x syncs its WAL per request).
   const maxInFlight = Math.max(1, opts.maxConcurrentWrites ?? 4);
   let queue: Pending[] = [];
-  let queuedLines = 0;
   let scheduled = false;
   let active = 0;
 
-  function takeChunk(): Pending[] {
-    const chunk: Pending[] = [];
-    let n = 0;
-    while (queue.length > 0 && (n === 0 || n + queue[0]!.count <= maxLines)) {
+  /** The next request: queued batches up to maxLines lines (at least one batch), and its line count. */
+  function takeChunk(): { items: Pending[]; count: number } {
+    const items: Pending[] = [];
+    let count = 0;
+    while (queue.length > 0 && (count === 0 || count + queue[0]!.count <= maxLines)) {
       const p = queue.shift()!;
-      chunk.push(p);
-      n += p.count;
+      items.push(p);
+      count += p.count;
     }
-    queuedLines -= n;
-    return chunk;
+    return { items, count };
   }
 
   function pump(): void {
     scheduled = false;
     while (active < maxInFlight && queue.length > 0) {
-      const items = takeChunk();
+      const { items, count } = takeChunk();
       active++;
-      const done: Promise<void> = postBodies(items.map((p) => p.body), items.reduce((a, p) => a + p.count, 0)).then(
+      const done: Promise<void> = postBodies(items.map((p) => p.body), count).then(
         () => { lastWriteOkMs = Date.now(); for (const p of items) p.resolve(); },
         async (err) => {
           // Bad data in one batch must not sink the others that shared the request: send each
@@ -368,7 +367,6 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
     if (count === 0) return Promise.resolve();
     return new Promise<void>((resolve, reject) => {
       queue.push({ body, count, resolve, reject });
-      queuedLines += count;
       schedule();
     });
   }
