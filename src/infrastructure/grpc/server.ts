@@ -29,7 +29,7 @@ import { AppError, invalidArgument, isAppError } from '../../application/errors.
 import { compileSubscriptionFilter, type SubscriptionFilter } from '../../application/subscription-filter.js';
 import { DEFAULT_MAX_MESSAGE_BYTES, loadMetricsService } from './proto.js';
 import {
-  ackToWire, batchIdentity, metricDataFromWire, metricDataToWire, subscriptionFromWire,
+  ackToWire, batchIdentity, IDENTITY_FIELDS, metricDataFromWire, metricDataToWire, subscriptionFromWire,
   type MetricDataWire, type MetricResponseWire, type SubscriptionRequestWire, type ValidationLimits,
 } from './mapping.js';
 import { toGrpcStatus } from './status.js';
@@ -203,12 +203,13 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
     if (s.done || arrivedWhileClosing) return null; // not acked: the agent resends it
     if (isDecodeFailure(raw)) throw invalidArgument('MetricData', `cannot decode message: ${raw.decodeError}`);
     const wire = raw as MetricDataWire;
-    const identity = batchIdentity(wire);
     let batch: MetricBatch;
     try {
       batch = metricDataFromWire(wire, deps.limits);
     } catch (err) {
-      if (!isAppError(err)) throw err;
+      // Without a valid identity no ack can name the batch: the stream ends (the caller reports it).
+      if (!isAppError(err) || IDENTITY_FIELDS.has(err.field ?? '')) throw err;
+      const identity = batchIdentity(wire); // valid: metricDataFromWire checks it first
       counters.rejected++;
       log.warn({ agentId: identity.agentId, sequence: identity.sequence, field: err.field, reason: err.message },
         'batch rejected');
