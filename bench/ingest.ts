@@ -95,14 +95,12 @@ function rssMb(pid: number): number {
 
 // ---------- (a) the InfluxDB ceiling ----------
 /**
- * Points/s influxd takes from 4 writers posting pre-built line protocol, 5,000-point batches,
- * 9 fields, to /write. `distinct` (the reference): every point sent is a new one, as every
- * sample an agent sends is; the 60 pre-built batches are reused with their timestamps moved
- * forward by 300 s per round, patched in place (13-digit ms timestamps at known offsets).
- * Otherwise the same 300,000 points are sent again each round, which influxd absorbs as
- * overwrites in its cache: cheaper than new points, so it overstates what it can take.
+ * Points/s influxd takes from 4 writers posting pre-built line protocol, `perRequest`-point
+ * batches (5,000 by default), 9 fields, to /write. Every point sent is a new one, as every
+ * sample an agent sends is: the 60 pre-built batches are reused with their timestamps moved
+ * forward one round's span each round, patched in place (13-digit ms timestamps at known offsets).
  */
-export async function ceiling(url: string, seconds: number, distinct = true, perRequest = 5000): Promise<number> {
+export async function ceiling(url: string, seconds: number, perRequest = 5000): Promise<number> {
   const db = `bench_ceiling_${Date.now()}`;
   await fetch(`${url}/query?q=${encodeURIComponent(`CREATE DATABASE "${db}"`)}`, { method: 'POST' });
   const ids = containerIds('ceil', 1000);
@@ -134,7 +132,7 @@ export async function ceiling(url: string, seconds: number, distinct = true, per
       const n = next++;
       const b = batches[n % batches.length]!;
       const cycle = Math.floor(n / batches.length);
-      if (distinct && cycle > 0) {
+      if (cycle > 0) {
         for (let i = 0; i < b.ts.length; i++) b.body.write(String(b.ts[i]! + cycle * 60 * Math.ceil(perRequest / 1000) * 1000), b.tsOffsets[i]!, 'latin1');
       }
       const r = await fetch(`${url}/write?db=${db}&precision=ms`, { method: 'POST', body: b.body as Uint8Array<ArrayBuffer> });
@@ -331,7 +329,7 @@ export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBe
     const ceil = ceilRun.pointsPerSec;
     print(`(a) InfluxDB ceiling: ${ceil} points/s (4 writers, 5,000-point batches, 9 fields, /write, every point new); influxd ${ceilRun.influxdCpuPercent} % CPU`);
     await settle(influxd?.pid(), print);
-    const smallRequests = await influxdCpu(() => ceiling(url, Math.min(seconds, 8), true, 1000));
+    const smallRequests = await influxdCpu(() => ceiling(url, Math.min(seconds, 8), 1000));
     print(`(a') the same with 1,000-point batches: ${smallRequests.pointsPerSec} points/s; influxd ${smallRequests.influxdCpuPercent} % CPU`);
 
     // gRPC -> server first, on the influxd the ceiling was just measured on. Every phase gets a
