@@ -9,7 +9,7 @@ import { createMemoryBus } from '../../src/infrastructure/memory/bus.js';
 import { createAlertStreamPublisher, startAlertStreamConsumer, streamEntries } from '../../src/infrastructure/redis/alert-stream.js';
 import { createRedisClient, waitReady } from '../../src/infrastructure/redis/connection.js';
 import { createRedisCooldown } from '../../src/infrastructure/redis/cooldown.js';
-import { createRedisMetricsBus } from '../../src/infrastructure/redis/metrics-bus.js';
+import { createRedisMetricsBus, DEFAULT_METRICS_CHANNEL } from '../../src/infrastructure/redis/metrics-bus.js';
 import { batch } from '../helpers/alert-batches.js';
 import { ownRedis, waitFor } from '../helpers/alert-services.js';
 import { requireEnv } from '../helpers/env.js';
@@ -114,5 +114,38 @@ test('Redis down: the bus keeps delivering locally and publish does not throw; t
     await waitReady(pub, 15_000);
     await bus.publish(batch({ timestampMs: 2, sequence: 8 }));
     assert.ok(bus.stats().published >= 1, 'publishes again after Redis is back');
+    // The subscription came back too: another replica's batch arrives.
+    await waitFor('resubscribed', async () => {
+      await pub.publish(DEFAULT_METRICS_CHANNEL, JSON.stringify({ r: 'other', b: batch({ timestampMs: 3, sequence: 9 }) }));
+      return seen.includes(9);
+    }, 10_000, 200);
   } finally { await bus.close(); pub.disconnect(); await redis.kill(); }
+});
+
+test('a subscriber closed at the moment it reconnects leaves no unhandled rejection', async () => {
+  const redis = await ownRedis();
+  const unhandled: unknown[] = [];
+  const onUnhandled = (reason: unknown): void => { unhandled.push(reason); };
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    for (let round = 0; round < 3; round++) {
+      const pub = createRedisClient(redis.url);
+      const sub = createRedisClient(redis.url, { subscriber: true });
+      const bus = createRedisMetricsBus({ pub, sub, local: createMemoryBus(), replicaId: 'r', log: memoryLog() });
+      const seen: number[] = [];
+      bus.subscribe((x) => seen.push(x.sequence));
+      await waitFor('subscribed', async () => {
+        if (pub.status === 'ready') await pub.publish(DEFAULT_METRICS_CHANNEL, JSON.stringify({ r: 'other', b: batch({ timestampMs: 1, sequence: 1 }) }));
+        return seen.includes(1);
+      }, 5000, 50);
+      pub.disconnect();
+      await redis.kill();
+      await waitFor('client notices', () => sub.status !== 'ready', 5000, 10);
+      const reconnected = new Promise<void>((resolve) => sub.once('ready', () => { void bus.close().then(resolve); }));
+      await redis.start();
+      await reconnected;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.deepEqual(unhandled.map(String), []);
+  } finally { process.off('unhandledRejection', onUnhandled); await redis.kill(); }
 });

@@ -38,17 +38,18 @@ export interface RedisClientOptions {
   /** Shown in CLIENT LIST and in log lines. */
   name?: string;
   /**
-   * For a subscriber connection: queue commands while disconnected. ioredis re-subscribes on
-   * reconnect by itself; without a queue, a reconnect whose socket is not writable yet makes
-   * that SUBSCRIBE fail (an unhandled rejection) and the subscription is silently lost.
+   * For a subscriber connection: the owner (re)subscribes on every 'ready'. ioredis's own
+   * re-subscribe after a reconnect leaves its promise unhandled, so a disconnect or a second
+   * outage before the reply crashes the process with an unhandled rejection.
    */
   subscriber?: boolean;
 }
 
-/** A client that reconnects forever (capped back-off), never queues offline (except a subscriber's SUBSCRIBEs) and never crashes the process. */
+/** A client that reconnects forever (capped back-off), never queues offline and never crashes the process. */
 export function createRedisClient(url: string, opts: RedisClientOptions = {}): Redis {
   const client = new Redis(url, {
-    enableOfflineQueue: opts.subscriber === true,
+    enableOfflineQueue: false,
+    autoResubscribe: opts.subscriber !== true,
     maxRetriesPerRequest: 1,
     connectTimeout: 5000,
     retryStrategy: (times: number) => Math.min(100 * 2 ** Math.min(times, 5), 2000),

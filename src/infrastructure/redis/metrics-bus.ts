@@ -13,7 +13,7 @@ import type { Logger, MetricsBus, Subscription } from '../../application/ports.j
 export interface RedisMetricsBusOptions {
   /** Normal connection used for PUBLISH. */
   pub: Redis;
-  /** Dedicated connection: it enters subscriber mode. */
+  /** Dedicated connection, made with createRedisClient(url, { subscriber: true }): it enters subscriber mode. */
   sub: Redis;
   /** In-process fan-out (src/infrastructure/memory createMemoryBus) the subscribers hang on. */
   local: MetricsBus;
@@ -48,7 +48,7 @@ export function createRedisMetricsBus(opts: RedisMetricsBusOptions): RedisMetric
       opts.log.warn({ err }, 'bad message on the metrics channel');
     }
   });
-  // ioredis re-subscribes by itself after a reconnect; the first subscribe may fail while Redis is down.
+  // On every (re)connect: `sub` is made with { subscriber: true }, so ioredis does not resubscribe itself.
   const subscribeOnce = (): void => {
     opts.sub.subscribe(channel).catch(() => { /* retried on 'ready' */ });
   };
