@@ -38,6 +38,13 @@ const memMax: Record<string, number> = {};
 setInterval(() => { for (const [k, v] of Object.entries(process.memoryUsage())) memMax[k] = Math.max(memMax[k] ?? 0, Math.round(v / 1e6)); }, 250).unref();
 const port = await server.listen('127.0.0.1', 0);
 process.stdout.write(`${JSON.stringify({ port })}\n`);
+// What reached the database and what still waits in the spool, once a second: acked is not
+// yet stored when the database falls behind.
+setInterval(() => {
+  void inner.health().then((h) => {
+    process.stdout.write(`${JSON.stringify({ stats: { atMs: Date.now(), linesWritten: h.linesWritten ?? null, spoolBatches: h.spoolBatches ?? 0, spoolBytes: h.spoolBytes ?? 0 } })}\n`);
+  }, () => undefined);
+}, 1000).unref();
 process.on('SIGTERM', () => {
   void (async () => {
     await server.close(2000);

@@ -41,6 +41,12 @@ export type GrpcRate = Rate & {
   serverRssMaxMb: number; serverCpuPercent: number; backlog: number; reusedBatches: number;
   /** CPU of the watched processes (% of one core) and of the whole machine (% of one core, so 200 = both cores busy). */
   watchedCpuPercent: Record<string, number>; machineCpuPercent: number;
+  /**
+   * Points/s that reached the database over the window (acked points are durable in the
+   * spool first), and the spool backlog (records not yet written) at its start and end: a
+   * backlog that grows means the database does not keep up, whatever the ack rate.
+   */
+  store?: { storedPointsPerSec: number | null; spoolRecordsStart: number; spoolRecordsEnd: number; spoolMbEnd: number };
 };
 export interface IngestBenchResult {
   machine: Record<string, string | number>;
@@ -168,7 +174,10 @@ async function adapterRate(store: MetricsStore, seconds: number, callers: number
 }
 
 // ---------- (d) over real gRPC, server in a child process ----------
-export async function startServer(cfg: Record<string, unknown>): Promise<{ child: ChildProcess; port: number }> {
+/** The bench server's latest once-a-second report of its store (bench/ingest-server.ts). */
+export interface StoreStats { atMs: number; linesWritten: number | null; spoolBatches: number; spoolBytes: number }
+
+export async function startServer(cfg: Record<string, unknown>): Promise<{ child: ChildProcess; port: number; stats: () => StoreStats | undefined }> {
   const prof = process.env.DW_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DW_BENCH_PROF}`] : [];
   const child = spawn(process.execPath, [...prof, '--import', 'tsx', path.join(here, 'ingest-server.ts'), JSON.stringify(cfg)],
     { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -183,7 +192,14 @@ export async function startServer(cfg: Record<string, unknown>): Promise<{ child
     });
     child.once('exit', (c) => reject(new Error(`server exited ${c}`)));
   });
-  return { child, port };
+  let latest: StoreStats | undefined;
+  let rest = '';
+  child.stdout!.on('data', (d: string) => {
+    const lines = (rest + d).split('\n');
+    rest = lines.pop()!;
+    for (const l of lines) if (l.startsWith('{"stats"')) latest = (JSON.parse(l) as { stats: StoreStats }).stats;
+  });
+  return { child, port, stats: () => latest };
 }
 
 export async function stopServer(child: ChildProcess): Promise<void> {
@@ -199,6 +215,8 @@ interface GrpcRunOptions {
   watch?: Record<string, number | undefined>;
   /** Closed loop: batches per second the agents pre-encode for (all agents together). */
   maxBatchesPerSec?: number;
+  /** The server's store report (startServer().stats). */
+  stats?: () => StoreStats | undefined;
 }
 
 /** Busy and total jiffies of the whole machine (/proc/stat). */
@@ -243,10 +261,12 @@ export async function grpcRun(port: number, pid: number, o: GrpcRunOptions, proc
   const watched = Object.entries(o.watch ?? {}).filter((e): e is [string, number] => e[1] !== undefined);
   let w0: number[] = [];
   let m0 = { busy: 0, all: 0 };
+  let s0: StoreStats | undefined;
   cpuStart = setTimeout(() => {
-    cpu0 = cpuTicks(pid); c0 = Date.now(); w0 = watched.map(([, p]) => cpuTicks(p)); m0 = machineTicks();
+    cpu0 = cpuTicks(pid); c0 = Date.now(); w0 = watched.map(([, p]) => cpuTicks(p)); m0 = machineTicks(); s0 = o.stats?.();
   }, warmupMs);
   const results = await outs;
+  const s1 = o.stats?.();
   const cpuSecs = (Date.now() - c0) / 1000;
   const cpuPct = ((cpuTicks(pid) - cpu0) / 100 / cpuSecs) * 100;
   const watchedCpuPercent = Object.fromEntries(watched.map(([name, p], i) => [name, round(((cpuTicks(p) - w0[i]!) / 100 / cpuSecs) * 100)]));
@@ -264,6 +284,13 @@ export async function grpcRun(port: number, pid: number, o: GrpcRunOptions, proc
     serverRssMaxMb: round(rssMax), serverCpuPercent: round(cpuPct), backlog: results.reduce((a, x) => a + x.backlog, 0),
     reusedBatches: results.reduce((a, x) => a + x.reused, 0),
     watchedCpuPercent, machineCpuPercent,
+    ...(s0 && s1 ? {
+      store: {
+        storedPointsPerSec: s0.linesWritten === null || s1.linesWritten === null || s1.atMs === s0.atMs ? null
+          : Math.round((s1.linesWritten - s0.linesWritten) / ((s1.atMs - s0.atMs) / 1000)),
+        spoolRecordsStart: s0.spoolBatches, spoolRecordsEnd: s1.spoolBatches, spoolMbEnd: round(s1.spoolBytes / 1e6),
+      },
+    } : {}),
   };
 }
 
@@ -341,7 +368,7 @@ export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBe
       const bucket = `bench_grpc_${kind}_${Date.now()}`;
       const srv = await startServer({ store: kind, url, bucket, dataDir: path.join(tmp, `server-${kind}-${Date.now()}`) });
       try {
-        return await grpcRun(srv.port, srv.child.pid!, { agents, perBatch, seconds, window, watch, ...run });
+        return await grpcRun(srv.port, srv.child.pid!, { agents, perBatch, seconds, window, watch, stats: srv.stats, ...run });
       } finally {
         await stopServer(srv.child);
         if (kind === 'influx') await fetch(`${url}/query?q=${encodeURIComponent(`DROP DATABASE "${bucket}"`)}`, { method: 'POST' });

@@ -49,6 +49,56 @@ test('spool: a failed handler keeps the chunk; progress survives a reopen', asyn
   await spool.close();
 });
 
+test('spool: after a full drain (the segment rolls) it keeps taking records, and they are on disk', async () => {
+  const dir = tmp();
+  let spool = await openSpool<number>({ dir });
+  const seen: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    await spool.append(round * 2);
+    await spool.append(round * 2 + 1);
+    assert.equal(await spool.drain(async (items) => { seen.push(...items); }), 2, `round ${round}`);
+  }
+  assert.deepEqual(seen, [0, 1, 2, 3, 4, 5]);
+  await spool.append(6);
+  await spool.close();
+  assert.equal(segs(dir).length, 1);
+  spool = await openSpool<number>({ dir });
+  assert.equal(spool.stats().batches, 1, 'the record appended after the rolls survived the reopen');
+  await spool.drain(async (items) => { seen.push(...items); });
+  assert.deepEqual(seen, [0, 1, 2, 3, 4, 5, 6]);
+  await spool.close();
+});
+
+test('spool: chunks by bytes, several in the handler at once; the cursor moves in order and a failure keeps the rest', async () => {
+  const dir = tmp();
+  let spool = await openSpool<{ n: number; pad: string }>({ dir, segmentBytes: 3000 });
+  for (let i = 0; i < 60; i++) await spool.append({ n: i, pad: 'y'.repeat(80) });
+  let running = 0;
+  let maxRunning = 0;
+  const chunks: number[][] = [];
+  const handler = async (items: Array<{ n: number }>): Promise<void> => {
+    running++;
+    maxRunning = Math.max(maxRunning, running);
+    // Later chunks finish first: commits must still go in order.
+    await new Promise((r) => setTimeout(r, 30 - (items[0]!.n % 3) * 10));
+    running--;
+    if (items.some((x) => x.n === 45)) throw new Error('store down at 45');
+    chunks.push(items.map((x) => x.n));
+  };
+  await assert.rejects(spool.drain(handler, { bytes: 1000, concurrency: 3 }), /store down at 45/);
+  assert.ok(maxRunning > 1, `chunks overlapped (${maxRunning})`);
+  for (const c of chunks) assert.ok(c.length >= 1 && c.length * 100 <= 1000, `chunk of ${c.length} records within 1,000 bytes`);
+  const left = spool.stats().batches;
+  const firstFailed = Math.min(...Array.from({ length: 60 }, (_, i) => i).filter((i) => !chunks.flat().includes(i)));
+  assert.equal(left, 60 - firstFailed, 'everything from the failed chunk on is still spooled');
+  await spool.close();
+  spool = await openSpool<{ n: number; pad: string }>({ dir, segmentBytes: 3000 });
+  const rest: number[] = [];
+  await spool.drain(async (items) => { rest.push(...items.map((x) => x.n)); }, { bytes: 1000, concurrency: 3 });
+  assert.deepEqual(rest, Array.from({ length: left }, (_, k) => firstFailed + k));
+  await spool.close();
+});
+
 test('spool: a torn last record (crash mid-write) is cut on open, earlier records kept', async () => {
   const dir = tmp();
   const spool = await openSpool<{ i: number }>({ dir });

@@ -18,6 +18,7 @@ import type {
   AlertEvent, AlertQuery, ContainerRangeQuery, HostRangeQuery, LatestPoint, MetricsStore, StoreHealth,
 } from '../../application/store-ports.js';
 import type { Logger } from '../../application/ports.js';
+import type { MetricBatch } from '../../domain/types.js';
 import { AppError } from '../../application/errors.js';
 import { alertToLine, batchToBuffer, MEASUREMENT } from './points.js';
 
@@ -56,7 +57,42 @@ export interface InfluxStoreOptions {
   log?: Logger;
 }
 
+/** Line protocol ready to send: `count` lines; `minTs` the oldest metric timestamp (0 for none). */
+export interface EncodedWrite { body: Buffer; count: number; minTs: number }
+
+// An EncodedWrite as a spool record: [u8 1][u32 count][f64 minTs][line protocol]. Records
+// of earlier versions were JSON ({"kind":"batch"|"alert",...}, first byte "{"): they are
+// encoded on read, so a spool left by an older server is still written, not cut as torn.
+const RECORD_V1 = 1;
+function encodedCodec(encodeBatch: (b: MetricBatch) => EncodedWrite, encodeAlert: (e: AlertEvent) => EncodedWrite) {
+  return {
+    encode(e: EncodedWrite): Buffer {
+      const head = Buffer.allocUnsafe(13);
+      head.writeUInt8(RECORD_V1, 0);
+      head.writeUInt32LE(e.count, 1);
+      head.writeDoubleLE(e.minTs, 5);
+      return Buffer.concat([head, e.body]);
+    },
+    decode(buf: Buffer): EncodedWrite {
+      if (buf[0] === RECORD_V1 && buf.length >= 13) {
+        return { count: buf.readUInt32LE(1), minTs: buf.readDoubleLE(5), body: buf.subarray(13) };
+      }
+      const legacy = JSON.parse(buf.toString('utf8')) as { kind: 'batch'; batch: MetricBatch } | { kind: 'alert'; evt: AlertEvent };
+      if (legacy.kind === 'batch') return encodeBatch(legacy.batch);
+      if (legacy.kind === 'alert') return encodeAlert(legacy.evt);
+      throw new Error('spool record: unknown kind');
+    },
+  };
+}
+
 export interface InfluxStore extends MetricsStore {
+  /** Encode once (also notes the batch's containers and host as known). */
+  encodeBatch(batch: MetricBatch): EncodedWrite;
+  encodeAlert(evt: AlertEvent): EncodedWrite;
+  /** Resolves once InfluxDB took the lines; concurrent calls share requests. */
+  writeEncoded(e: EncodedWrite): Promise<void>;
+  /** EncodedWrite <-> spool record bytes. */
+  encodedCodec: { encode(e: EncodedWrite): Buffer; decode(buf: Buffer): EncodedWrite };
   /** Resolves the server version and ensures the database/bucket exists. Called lazily too. */
   ready(): Promise<{ version: string; writePath: 'v1' | 'v2' }>;
   /** Run the rollup backfill for late points now (it also runs every backfillEveryMs). */
@@ -132,6 +168,9 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
   const knownContainers = new Set<string>();
   const knownHosts = new Set<string>();
   let lastWriteOkMs = 0;
+  // How well writes coalesce: InfluxDB's cost per point falls with the lines per request.
+  let writeRequests = 0;
+  let linesWritten = 0;
   let legacy = opts.writeApi === 'v1';
   const inFlight = new Set<Promise<void>>();
 
@@ -336,7 +375,7 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
       const { items, count } = takeChunk();
       active++;
       const done: Promise<void> = postBodies(items.map((p) => p.body), count).then(
-        () => { lastWriteOkMs = Date.now(); for (const p of items) p.resolve(); },
+        () => { lastWriteOkMs = Date.now(); writeRequests++; linesWritten += count; for (const p of items) p.resolve(); },
         async (err) => {
           // Bad data in one batch must not sink the others that shared the request: send each
           // alone so only the faulty batch is refused (a 1.x partial write kept the good points
@@ -476,6 +515,26 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
     return [...older, ...newer];
   }
 
+  // ---------- encoded writes ----------
+  // A batch is encoded once; the bytes are what the resilient store spools and what is sent.
+  function encodeBatch(batch: MetricBatch): EncodedWrite {
+    const { body, count } = batchToBuffer(batch);
+    let minTs = batch.host?.timestampMs ?? Infinity;
+    for (const c of batch.containers) {
+      if (c.timestampMs < minTs) minTs = c.timestampMs;
+      knownContainers.add(c.id);
+    }
+    if (batch.host) { knownHosts.add(batch.hostname); knownHosts.add(batch.agentId); }
+    return { body, count, minTs: Number.isFinite(minTs) ? minTs : 0 };
+  }
+
+  const encodeAlert = (evt: AlertEvent): EncodedWrite => ({ body: Buffer.from(alertToLine(evt)), count: 1, minTs: 0 });
+
+  async function writeEncoded(e: EncodedWrite): Promise<void> {
+    await enqueue(e.body, e.count);
+    if (e.minTs > 0) noteLate(e.minTs);
+  }
+
   async function hostWhere(hostId: string): Promise<string> {
     // The id may be the hostname or the agent id.
     return `(${ident('host')} = ${q(hostId)} OR ${ident('agent_id')} = ${q(hostId)})`;
@@ -484,15 +543,11 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
   return {
     ready,
     backfillRollups,
-    async writeBatch(batch) {
-      const { body, count } = batchToBuffer(batch);
-      await enqueue(body, count);
-      let minTs = batch.host?.timestampMs ?? Infinity;
-      for (const c of batch.containers) if (c.timestampMs < minTs) minTs = c.timestampMs;
-      if (minTs !== Infinity) noteLate(minTs);
-      for (const c of batch.containers) knownContainers.add(c.id);
-      if (batch.host) { knownHosts.add(batch.hostname); knownHosts.add(batch.agentId); }
-    },
+    encodeBatch,
+    encodeAlert,
+    writeEncoded,
+    encodedCodec: encodedCodec(encodeBatch, encodeAlert),
+    writeBatch: (batch) => writeEncoded(encodeBatch(batch)),
     queryContainer: (r: ContainerRangeQuery) =>
       rangeQuery(MEASUREMENT.container, `${ident('container_id')} = ${q(r.containerId)}`, CONTAINER_METRICS, r.fromMs, r.toMs, r.stepMs),
     queryHost: async (r: HostRangeQuery) =>
@@ -526,9 +581,7 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
       if (found) knownHosts.add(id);
       return found;
     },
-    async writeAlertEvent(evt: AlertEvent) {
-      await enqueue(Buffer.from(alertToLine(evt)), 1);
-    },
+    writeAlertEvent: (evt: AlertEvent) => writeEncoded(encodeAlert(evt)),
     async queryAlerts(r: AlertQuery): Promise<AlertEvent[]> {
       await ready();
       const stateCond = r.state ? ` AND ${ident('state')} = ${q(r.state)}` : '';
@@ -553,7 +606,7 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
     async health(): Promise<StoreHealth> {
       try {
         const r = await ready();
-        return { backend: 'influxdb', ok: true, version: r.version, writePath: r.writePath, bucket, lastWriteOkMs };
+        return { backend: 'influxdb', ok: true, version: r.version, writePath: r.writePath, bucket, lastWriteOkMs, writeRequests, linesWritten };
       } catch (err) {
         return { backend: 'influxdb', ok: false, bucket, error: (err as Error).message, lastWriteOkMs };
       }

@@ -1,6 +1,6 @@
-// A durable, bounded, append-only spool of JSON records on disk.
+// A durable, bounded, append-only spool of records on disk (JSON unless a codec is given).
 // - Segment files `seg-<n>.log` under the spool dir; each record is
-//   [u32 length][u32 crc32][JSON bytes]. append() resolves only after fdatasync, and
+//   [u32 length][u32 crc32][record bytes]. append() resolves only after fdatasync, and
 //   concurrent appends share one write + one sync (group commit).
 // - A crash can tear the last record; on open every segment is scanned and cut at the first
 //   record whose length or checksum does not hold, so the spool always reopens.
@@ -16,21 +16,31 @@ import zlib from 'node:zlib';
 import { AppError } from '../../application/errors.js';
 import type { Logger } from '../../application/ports.js';
 
-export interface SpoolOptions {
+export interface SpoolOptions<T = unknown> {
   dir: string;
   /** SPOOL_MAX_BYTES, default 512 MiB. */
   maxBytes?: number;
   /** Roll to a new segment past this size, default 8 MiB. */
   segmentBytes?: number;
+  /** Record <-> bytes; JSON by default. */
+  codec?: SpoolCodec<T>;
   log?: Logger;
 }
+
+export interface SpoolCodec<T> { encode(item: T): Buffer; decode(buf: Buffer): T }
+
+/**
+ * How much one drain chunk holds at most: records, and record bytes (at least one record);
+ * and how many chunks may be in the handler at once (default 1). The cursor still moves in order.
+ */
+export interface ChunkLimit { records?: number; bytes?: number; concurrency?: number }
 
 export interface SpoolStats { batches: number; bytes: number; segments: number }
 
 export interface Spool<T> {
   append(item: T): Promise<void>;
   stats(): SpoolStats;
-  drain(handler: (items: T[]) => Promise<void>, chunkSize?: number): Promise<number>;
+  drain(handler: (items: T[]) => Promise<void>, chunk?: number | ChunkLimit): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -40,8 +50,13 @@ interface Cursor { seq: number; offset: number; consumed: number }
 
 const segName = (seq: number): string => `seg-${String(seq).padStart(12, '0')}.log`;
 
-export function encodeRecord(value: unknown): Buffer {
-  const body = Buffer.from(JSON.stringify(value), 'utf8');
+const JSON_CODEC: SpoolCodec<unknown> = {
+  encode: (value) => Buffer.from(JSON.stringify(value), 'utf8'),
+  decode: (buf) => JSON.parse(buf.toString('utf8')) as unknown,
+};
+
+export function encodeRecord<T>(value: T, codec: SpoolCodec<T> = JSON_CODEC as SpoolCodec<T>): Buffer {
+  const body = codec.encode(value);
   const head = Buffer.alloc(HEADER);
   head.writeUInt32LE(body.length, 0);
   head.writeUInt32LE(zlib.crc32(body), 4);
@@ -49,8 +64,8 @@ export function encodeRecord(value: unknown): Buffer {
 }
 
 /** Parses whole records from buf; `end` is where the valid prefix stops (a torn tail starts there). */
-export function decodeRecords(buf: Buffer, start = 0): { records: Array<{ value: unknown; end: number }>; end: number } {
-  const records: Array<{ value: unknown; end: number }> = [];
+export function decodeRecords<T = unknown>(buf: Buffer, start = 0, codec: SpoolCodec<T> = JSON_CODEC as SpoolCodec<T>): { records: Array<{ value: T; end: number }>; end: number } {
+  const records: Array<{ value: T; end: number }> = [];
   let off = start;
   while (off + HEADER <= buf.length) {
     const len = buf.readUInt32LE(off);
@@ -58,12 +73,19 @@ export function decodeRecords(buf: Buffer, start = 0): { records: Array<{ value:
     if (off + HEADER + len > buf.length) break;
     const body = buf.subarray(off + HEADER, off + HEADER + len);
     if (zlib.crc32(body) !== crc) break;
-    let value: unknown;
-    try { value = JSON.parse(body.toString('utf8')); } catch { break; }
+    let value: T;
+    try { value = codec.decode(body); } catch { break; }
     off += HEADER + len;
     records.push({ value, end: off });
   }
   return { records, end: off };
+}
+
+/** A promise and its resolve (Promise.withResolvers arrived after Node 20). */
+function signal(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => { resolve = r; });
+  return { promise, resolve };
 }
 
 async function fsyncDir(dir: string): Promise<void> {
@@ -71,7 +93,8 @@ async function fsyncDir(dir: string): Promise<void> {
   try { await fh.sync(); } finally { await fh.close(); }
 }
 
-export async function openSpool<T>(opts: SpoolOptions): Promise<Spool<T>> {
+export async function openSpool<T>(opts: SpoolOptions<T>): Promise<Spool<T>> {
+  const codec = opts.codec ?? (JSON_CODEC as SpoolCodec<T>);
   const maxBytes = opts.maxBytes ?? 512 * 1024 * 1024;
   const segmentBytes = opts.segmentBytes ?? 8 * 1024 * 1024;
   const dir = opts.dir;
@@ -81,7 +104,7 @@ export async function openSpool<T>(opts: SpoolOptions): Promise<Spool<T>> {
   for (const name of (await fsp.readdir(dir)).filter((n) => /^seg-\d+\.log$/.test(n)).sort()) {
     const file = path.join(dir, name);
     const buf = await fsp.readFile(file);
-    const { records, end } = decodeRecords(buf);
+    const { records, end } = decodeRecords(buf, 0, codec);
     if (end < buf.length) {
       opts.log?.warn({ file, kept: end, dropped: buf.length - end }, 'spool: cutting a torn record at the end of a segment');
       await fsp.truncate(file, end);
@@ -105,8 +128,10 @@ export async function openSpool<T>(opts: SpoolOptions): Promise<Spool<T>> {
 
   let active: Segment;
   let fh: fsp.FileHandle;
+  // Never reuse a number: a roll removes the only segment, and the new one must not take its name.
+  let lastSeq = Math.max(0, cursor.seq, ...segments.map((x) => x.seq));
   async function newSegment(): Promise<void> {
-    const seq = (segments.at(-1)?.seq ?? 0) + 1;
+    const seq = ++lastSeq;
     const seg: Segment = { seq, file: path.join(dir, segName(seq)), size: 0, count: 0 };
     fh = await fsp.open(seg.file, 'a');
     await fsyncDir(dir); // the new file's directory entry must survive a crash too
@@ -159,6 +184,8 @@ export async function openSpool<T>(opts: SpoolOptions): Promise<Spool<T>> {
         active.size += data.length;
         active.count += accepted.length;
         for (const w of accepted) w.resolve();
+        appended.resolve();
+        appended = signal();
       } catch (err) {
         const e = new AppError('UNAVAILABLE', `spool write failed: ${(err as Error).message}`, { cause: err });
         for (const w of accepted) w.reject(e);
@@ -169,7 +196,7 @@ export async function openSpool<T>(opts: SpoolOptions): Promise<Spool<T>> {
   function append(item: T): Promise<void> {
     if (closed) return Promise.reject(new AppError('UNAVAILABLE', 'spool closed'));
     return new Promise<void>((resolve, reject) => {
-      waiting.push({ buf: encodeRecord(item), resolve, reject });
+      waiting.push({ buf: encodeRecord(item, codec), resolve, reject });
       startLoop();
     });
   }
@@ -179,64 +206,122 @@ export async function openSpool<T>(opts: SpoolOptions): Promise<Spool<T>> {
   }
 
   let draining: Promise<number> | undefined;
-  async function drainOnce(handler: (items: T[]) => Promise<void>, chunkSize: number): Promise<number> {
-    let done = 0;
+  // Resolved (and replaced) after every successful group write: a drain waiting for more data
+  // wakes up on it.
+  let appended = signal();
+
+  /** Deletes leading segments that are fully committed and no longer written to. */
+  async function dropCommittedSegments(): Promise<void> {
     for (;;) {
-      const seg = segments.find((s) => s.seq === cursor.seq) ?? segments[0];
-      if (!seg) return done;
-      if (seg.seq !== cursor.seq) cursor = { seq: seg.seq, offset: 0, consumed: 0 };
-      if (cursor.offset < seg.size) {
-        const fd = await fsp.open(seg.file, 'r');
-        let buf: Buffer;
-        try {
-          buf = Buffer.alloc(seg.size - cursor.offset);
-          await fd.read(buf, 0, buf.length, cursor.offset);
-        } finally { await fd.close(); }
-        const { records } = decodeRecords(buf);
-        const startOffset = cursor.offset;
-        const startConsumed = cursor.consumed;
-        for (let i = 0; i < records.length; i += chunkSize) {
-          const chunk = records.slice(i, i + chunkSize);
-          await handler(chunk.map((r) => r.value as T));
-          cursor = { seq: seg.seq, offset: startOffset + chunk.at(-1)!.end, consumed: startConsumed + i + chunk.length };
-          done += chunk.length;
-          await saveCursor();
+      const first = segments[0];
+      if (!first || first === active || first.seq > cursor.seq || (first.seq === cursor.seq && cursor.offset < first.size)) return;
+      segments.shift();
+      await fsp.rm(first.file, { force: true });
+      if (cursor.seq <= first.seq) cursor = { seq: segments[0]!.seq, offset: 0, consumed: 0 };
+    }
+  }
+
+  async function drainOnce(handler: (items: T[]) => Promise<void>, limit: ChunkLimit): Promise<number> {
+    const maxRecords = limit.records ?? Infinity;
+    const maxBytes = limit.bytes ?? Infinity;
+    const concurrency = Math.max(1, limit.concurrency ?? 1);
+    // While a chunk is in flight, a further one leaves only once this much has gathered, so a
+    // busy drain sends few large chunks instead of many small ones.
+    const minBytesWhileBusy = Number.isFinite(maxBytes) ? maxBytes / 2 : 0;
+    let done = 0;
+    // Chunks handed to the handler, oldest first; the cursor moves past one only once it and
+    // every earlier one resolved.
+    const inflight: Array<{ result: Promise<void>; upto: Cursor; n: number }> = [];
+    let sent: Cursor = { ...cursor }; // where the next chunk starts
+    const commitOldest = async (): Promise<void> => {
+      const c = inflight[0]!;
+      await c.result;
+      inflight.shift();
+      cursor = c.upto;
+      done += c.n;
+      await dropCommittedSegments();
+      await saveCursor();
+    };
+    try {
+      for (;;) {
+        const seg = segments.find((x) => x.seq === sent.seq);
+        if (!seg) {
+          if (!segments[0]) break;
+          sent = { seq: segments[0].seq, offset: 0, consumed: 0 };
+          continue;
         }
-        continue; // the active segment may have grown meanwhile
+        const unsent = seg.size - sent.offset;
+        if (unsent <= 0 && seg !== active) {
+          // All of this segment is sent: go on with the next one.
+          const next = segments[segments.indexOf(seg) + 1]!;
+          sent = { seq: next.seq, offset: 0, consumed: 0 };
+          continue;
+        }
+        if (unsent > 0 && (inflight.length === 0 || (inflight.length < concurrency && (unsent >= minBytesWhileBusy || seg !== active)))) {
+          const fd = await fsp.open(seg.file, 'r');
+          let buf: Buffer;
+          try {
+            buf = Buffer.allocUnsafe(unsent);
+            await fd.read(buf, 0, buf.length, sent.offset);
+          } finally { await fd.close(); }
+          const { records } = decodeRecords(buf, 0, codec);
+          if (records.length === 0) {
+            throw new AppError('INTERNAL', `spool: unreadable record in ${seg.file} at byte ${sent.offset}`);
+          }
+          const base = sent;
+          for (let i = 0; i < records.length;) {
+            while (inflight.length >= concurrency) await commitOldest();
+            // A chunk: at least one record, then as many as fit both limits.
+            const from = i === 0 ? 0 : records[i - 1]!.end;
+            let j = i + 1;
+            while (j < records.length && j - i < maxRecords && records[j]!.end - from <= maxBytes) j++;
+            const result = handler(records.slice(i, j).map((r) => r.value));
+            result.catch(() => undefined); // awaited, in order, by commitOldest
+            sent = { seq: seg.seq, offset: base.offset + records[j - 1]!.end, consumed: base.consumed + j };
+            inflight.push({ result, upto: sent, n: j - i });
+            i = j;
+          }
+          continue;
+        }
+        if (inflight.length > 0) {
+          // Wait for the oldest chunk, or (nothing left to send) for more data to send beside it.
+          const oldest = inflight[0]!.result.then(() => 'done' as const, () => 'done' as const);
+          if (inflight.length >= concurrency || unsent > 0 || await Promise.race([oldest, appended.promise]) === 'done') {
+            await commitOldest();
+          }
+          continue;
+        }
+        // Everything is written. Start a fresh active segment once no append is in flight.
+        await dropCommittedSegments();
+        if (loopRunning || waiting.length > 0 || seg.size === 0) break;
+        loopRunning = true;
+        // Appends arriving during the roll wait for it (they see `writing` set) and then run.
+        const roll = (async () => {
+          await fh.close();
+          segments.splice(segments.indexOf(seg), 1);
+          await newSegment();
+          cursor = { seq: active.seq, offset: 0, consumed: 0 };
+          await saveCursor();
+          await fsp.rm(seg.file, { force: true });
+        })();
+        writing = roll.catch(() => undefined).then(writeLoop);
+        await roll;
+        break;
       }
-      // Segment fully replayed.
-      if (seg !== active) {
-        segments.splice(segments.indexOf(seg), 1);
-        await fsp.rm(seg.file, { force: true });
-        const next = segments[0]!;
-        cursor = { seq: next.seq, offset: 0, consumed: 0 };
-        await saveCursor();
-        continue;
-      }
-      // The active segment is drained: start a fresh one once no append is in flight.
-      if (loopRunning || waiting.length > 0 || seg.size === 0) return done;
-      loopRunning = true;
-      // Appends arriving during the roll wait for it (they see `writing` set) and then run.
-      const roll = (async () => {
-        await fh.close();
-        segments.splice(segments.indexOf(seg), 1);
-        await newSegment();
-        cursor = { seq: active.seq, offset: 0, consumed: 0 };
-        await saveCursor();
-        await fsp.rm(seg.file, { force: true });
-      })();
-      writing = roll.catch(() => undefined).then(writeLoop);
-      await roll;
       return done;
+    } catch (err) {
+      // The failed chunk and everything after it stay in the spool.
+      await Promise.allSettled(inflight.map((c) => c.result));
+      throw err;
     }
   }
 
   return {
     append,
     stats: () => ({ batches: batches(), bytes: bytes(), segments: segments.length }),
-    drain(handler, chunkSize = 20) {
+    drain(handler, chunk = 20) {
       // One drain at a time; a second caller joins the running one.
-      draining ??= drainOnce(handler, chunkSize).finally(() => { draining = undefined; });
+      draining ??= drainOnce(handler, typeof chunk === 'number' ? { records: chunk } : chunk).finally(() => { draining = undefined; });
       return draining;
     },
     async close() {

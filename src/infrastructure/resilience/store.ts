@@ -1,18 +1,30 @@
-// A MetricsStore wrapper that keeps ingesting while the real store is down.
-// writeBatch: breaker closed and nothing spooled -> retry(write) through the breaker. On a
-// transient failure, or while the circuit is open/half-open, or while older batches still
-// wait in the spool (to keep order), the batch is appended to the fsynced spool and the call
-// resolves: the batch is durable, so ingest may ack. A background replayer drains the spool
-// through the breaker (its first write after resetTimeout is the half-open probe) in order,
-// a chunk of batches per request. Bad data (INVALID_ARGUMENT...) is not an outage: it is
-// rejected, never spooled. Reads go through the same breaker, without retries.
+// A MetricsStore wrapper that makes every write durable on local disk first, acks, and writes
+// to the real store behind that (write-ahead spool).
+// writeBatch / writeAlertEvent: encode once (the inner store's wire form), append to the
+// fsynced spool (concurrent appends share one fdatasync), resolve: the record is durable, so
+// ingest may ack. A writer drains the spool in order into the inner store through retry and
+// the breaker, each round taking what has accumulated (up to drainChunkBytes): under load the
+// database gets large requests, which is what InfluxDB handles best, and the ack never waits
+// for the database's write latency. While the circuit is open nothing is drained and the
+// spool grows, bounded by SPOOL_MAX_BYTES (then writes are refused and agents keep their
+// batches); once the probe succeeds the backlog drains in order.
+// A record the store refuses for good (bad data) is dropped with a log line, or it would
+// block the spool forever. Reads go through the same breaker, without retries.
 import path from 'node:path';
 import type { MetricBatch } from '../../domain/types.js';
 import type { AlertEvent, MetricsStore, StoreHealth } from '../../application/store-ports.js';
 import type { Logger } from '../../application/ports.js';
 import { countsAsFailure, isOpenCircuit, withBreaker, type BreakerOptions, type BreakerState } from './breaker.js';
 import { retry, type RetryOptions } from './retry.js';
-import { openSpool } from './spool.js';
+import { openSpool, type SpoolCodec } from './spool.js';
+
+/** What the wrapped store offers: its wire form of a write, a codec for the spool, and the write itself. */
+export interface EncodedWriter<E> {
+  encodeBatch(batch: MetricBatch): E;
+  encodeAlert(evt: AlertEvent): E;
+  writeEncoded(e: E): Promise<void>;
+  encodedCodec: SpoolCodec<E>;
+}
 
 export interface ResilientStoreOptions {
   /** DATA_DIR; the spool lives in DATA_DIR/spool. */
@@ -22,27 +34,28 @@ export interface ResilientStoreOptions {
   spoolSegmentBytes?: number;
   breaker?: BreakerOptions;
   retry?: RetryOptions;
-  /** How often the replayer looks at the spool, default 1 s. */
+  /** How often the writer looks at the spool besides after each append, default 1 s. */
   replayIntervalMs?: number;
-  /** Spooled records per replay request, default 20 (about 1,000 points with 50 containers). */
-  replayChunk?: number;
+  /** Spooled bytes handed to the store per round at most, default 6 MiB (about 20,000 lines). */
+  drainChunkBytes?: number;
+  /** Rounds in flight at once, default 2: InfluxDB parses one request on about one core. */
+  drainConcurrency?: number;
   log?: Logger;
 }
 
 export interface ResilientStore extends MetricsStore {
   breakerState(): BreakerState;
   onBreakerState(listener: (state: BreakerState) => void): void;
-  /** Drain now (the replayer also does it on its own); resolves with records replayed. */
+  /** Drain now (the writer also does it on its own); resolves with records written. */
   replayNow(): Promise<number>;
+  /** Records (and bytes) acked but not yet in the store. */
   spoolStats(): { batches: number; bytes: number };
 }
 
-type Record_ = { kind: 'batch'; batch: MetricBatch } | { kind: 'alert'; evt: AlertEvent };
-
-export async function createResilientStore(inner: MetricsStore, opts: ResilientStoreOptions): Promise<ResilientStore> {
+export async function createResilientStore<E>(inner: MetricsStore & EncodedWriter<E>, opts: ResilientStoreOptions): Promise<ResilientStore> {
   const log = opts.log;
-  const spool = await openSpool<Record_>({
-    dir: path.join(opts.dataDir, 'spool'), ...(opts.spoolMaxBytes ? { maxBytes: opts.spoolMaxBytes } : {}),
+  const spool = await openSpool<E>({
+    dir: path.join(opts.dataDir, 'spool'), codec: inner.encodedCodec, ...(opts.spoolMaxBytes ? { maxBytes: opts.spoolMaxBytes } : {}),
     ...(opts.spoolSegmentBytes ? { segmentBytes: opts.spoolSegmentBytes } : {}), ...(log ? { log } : {}),
   });
   const breaker = withBreaker({ name: 'metrics-store', ...opts.breaker }, log);
@@ -50,65 +63,65 @@ export async function createResilientStore(inner: MetricsStore, opts: ResilientS
   let lastErrorAtMs: number | undefined;
   const remember = (err: unknown): void => { lastError = (err as Error)?.message ?? String(err); lastErrorAtMs = Date.now(); };
 
-  const writeRecord = (r: Record_): Promise<void> => (r.kind === 'batch' ? inner.writeBatch(r.batch) : inner.writeAlertEvent(r.evt));
-
-  async function durable(r: Record_): Promise<void> {
-    if (breaker.state() === 'closed' && spool.stats().batches === 0) {
-      try {
-        await retry(() => breaker.fire(() => writeRecord(r)), {
-          ...opts.retry,
-          shouldRetry: (e) => !isOpenCircuit(e),
-          onRetry: (e, attempt, delayMs) => log?.warn({ attempt, delayMs, reason: (e as Error).message }, 'store write failed, retrying'),
-        });
-        return;
-      } catch (err) {
-        if (!countsAsFailure(err)) throw err;
-        remember(err);
-      }
-    }
-    await spool.append(r);
+  async function durable(e: E): Promise<void> {
+    await spool.append(e); // RESOURCE_EXHAUSTED when full: the caller must not ack
     kick();
   }
 
+  /** One round: the records up to the chunk limit, written together; an outage keeps them spooled. */
+  async function writeChunk(items: E[]): Promise<void> {
+    await retry(() => breaker.fire(async () => {
+      const results = await Promise.allSettled(items.map((e) => inner.writeEncoded(e)));
+      const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+      const transient = failed.find((r) => countsAsFailure(r.reason));
+      if (transient) throw transient.reason;
+      for (const r of failed) log?.error({ reason: (r.reason as Error)?.message }, 'spooled record refused by the store; dropped');
+    }), {
+      ...opts.retry,
+      shouldRetry: (e) => !isOpenCircuit(e),
+      onRetry: (e, attempt, delayMs) => log?.warn({ attempt, delayMs, reason: (e as Error).message }, 'store write failed, retrying'),
+    });
+  }
+
   let replaying = false;
+  let backlogLogged = false;
   async function replay(): Promise<number> {
     if (replaying || spool.stats().batches === 0 || breaker.state() === 'open') return 0;
     replaying = true;
+    let n = 0;
     try {
-      const n = await spool.drain(async (items) => {
-        await breaker.fire(async () => {
-          const results = await Promise.allSettled(items.map(writeRecord));
-          const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-          // An outage keeps the chunk in the spool; a record the store refuses for good (bad
-          // data) is dropped with a log line, or it would block the spool forever.
-          const transient = failed.find((r) => countsAsFailure(r.reason));
-          if (transient) throw transient.reason;
-          for (const r of failed) log?.error({ reason: (r.reason as Error)?.message }, 'spooled record refused by the store; dropped');
-        });
-      }, opts.replayChunk ?? 20);
-      if (n > 0) log?.info({ replayed: n, left: spool.stats().batches }, 'spool replayed');
+      n = await spool.drain(writeChunk, { bytes: opts.drainChunkBytes ?? 6 * 1024 * 1024, concurrency: opts.drainConcurrency ?? 2 });
+      if (n > 0 && backlogLogged) { log?.info({ written: n, left: spool.stats().batches }, 'spool backlog written'); backlogLogged = false; }
       return n;
     } catch (err) {
       if (!isOpenCircuit(err)) remember(err);
+      if (!backlogLogged) { log?.warn({ spooled: spool.stats().batches, reason: (err as Error)?.message }, 'store unavailable: batches stay in the spool'); backlogLogged = true; }
       return 0;
     } finally {
       replaying = false;
+      // Appends that landed while this round was finishing found it running: go again.
+      if (n > 0 && spool.stats().batches > 0) kick();
     }
   }
-  const kick = (): void => { setImmediate(() => { void replay(); }); };
+  let kicked = false;
+  const kick = (): void => {
+    if (kicked) return;
+    kicked = true;
+    setImmediate(() => { kicked = false; void replay(); });
+  };
   breaker.onStateChange((s) => { if (s !== 'open') kick(); });
   const timer = setInterval(() => { void replay(); }, opts.replayIntervalMs ?? 1000);
   timer.unref();
   if (spool.stats().batches > 0) {
-    log?.info(spool.stats(), 'spool holds batches from an earlier run: replaying');
+    log?.info(spool.stats(), 'spool holds batches from an earlier run: writing them');
     kick();
   }
 
   const read = <T>(fn: () => Promise<T>): Promise<T> => breaker.fire(fn);
 
   return {
-    writeBatch: (batch) => durable({ kind: 'batch', batch }),
-    writeAlertEvent: (evt) => durable({ kind: 'alert', evt }),
+    writeBatch: (batch) => durable(inner.encodeBatch(batch)),
+    writeAlertEvent: (evt) => durable(inner.encodeAlert(evt)),
     queryContainer: (q) => read(() => inner.queryContainer(q)),
     queryHost: (q) => read(() => inner.queryHost(q)),
     latestContainer: (id) => read(() => inner.latestContainer(id)),
@@ -132,6 +145,8 @@ export async function createResilientStore(inner: MetricsStore, opts: ResilientS
     spoolStats: () => { const s = spool.stats(); return { batches: s.batches, bytes: s.bytes }; },
     async close() {
       clearInterval(timer);
+      // Write what is spooled while the store answers; what is left stays for the next start.
+      if (breaker.state() === 'closed') await replay().catch(() => 0);
       await spool.close();
       breaker.shutdown();
       await inner.close();
