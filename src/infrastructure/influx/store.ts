@@ -66,12 +66,12 @@ export interface EncodedWrite { body: Buffer; count: number; minTs: number }
 const RECORD_V1 = 1;
 function encodedCodec(encodeBatch: (b: MetricBatch) => EncodedWrite, encodeAlert: (e: AlertEvent) => EncodedWrite) {
   return {
-    encode(e: EncodedWrite): Buffer {
+    encode(e: EncodedWrite): Buffer[] {
       const head = Buffer.allocUnsafe(13);
       head.writeUInt8(RECORD_V1, 0);
       head.writeUInt32LE(e.count, 1);
       head.writeDoubleLE(e.minTs, 5);
-      return Buffer.concat([head, e.body]);
+      return [head, e.body];
     },
     decode(buf: Buffer): EncodedWrite {
       if (buf[0] === RECORD_V1 && buf.length >= 13) {
@@ -92,7 +92,7 @@ export interface InfluxStore extends MetricsStore {
   /** Resolves once InfluxDB took the lines; concurrent calls share requests. */
   writeEncoded(e: EncodedWrite): Promise<void>;
   /** EncodedWrite <-> spool record bytes. */
-  encodedCodec: { encode(e: EncodedWrite): Buffer; decode(buf: Buffer): EncodedWrite };
+  encodedCodec: { encode(e: EncodedWrite): Buffer[]; decode(buf: Buffer): EncodedWrite };
   /** Resolves the server version and ensures the database/bucket exists. Called lazily too. */
   ready(): Promise<{ version: string; writePath: 'v1' | 'v2' }>;
   /** Run the rollup backfill for late points now (it also runs every backfillEveryMs). */

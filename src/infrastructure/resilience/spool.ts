@@ -27,7 +27,8 @@ export interface SpoolOptions<T = unknown> {
   log?: Logger;
 }
 
-export interface SpoolCodec<T> { encode(item: T): Buffer; decode(buf: Buffer): T }
+/** encode may return the record in parts: they are written as they are, never joined in memory. */
+export interface SpoolCodec<T> { encode(item: T): Buffer | Buffer[]; decode(buf: Buffer): T }
 
 /**
  * How much one drain chunk holds at most: records, and record bytes (at least one record);
@@ -55,12 +56,21 @@ const JSON_CODEC: SpoolCodec<unknown> = {
   decode: (buf) => JSON.parse(buf.toString('utf8')) as unknown,
 };
 
+/** A record as [header, ...body parts] and its length in bytes. */
+function recordParts<T>(value: T, codec: SpoolCodec<T>): { parts: Buffer[]; length: number } {
+  const encoded = codec.encode(value);
+  const body = Array.isArray(encoded) ? encoded : [encoded];
+  let len = 0;
+  let crc = 0;
+  for (const b of body) { len += b.length; crc = zlib.crc32(b, crc); }
+  const head = Buffer.allocUnsafe(HEADER);
+  head.writeUInt32LE(len, 0);
+  head.writeUInt32LE(crc, 4);
+  return { parts: [head, ...body], length: HEADER + len };
+}
+
 export function encodeRecord<T>(value: T, codec: SpoolCodec<T> = JSON_CODEC as SpoolCodec<T>): Buffer {
-  const body = codec.encode(value);
-  const head = Buffer.alloc(HEADER);
-  head.writeUInt32LE(body.length, 0);
-  head.writeUInt32LE(zlib.crc32(body), 4);
-  return Buffer.concat([head, body]);
+  return Buffer.concat(recordParts(value, codec).parts);
 }
 
 /** Parses whole records from buf; `end` is where the valid prefix stops (a torn tail starts there). */
@@ -142,7 +152,7 @@ export async function openSpool<T>(opts: SpoolOptions<T>): Promise<Spool<T>> {
   if (segments.length > 0) { active = segments.at(-1)!; fh = await fsp.open(active.file, 'a'); } else { await newSegment(); }
 
   // ---------- group-committed appends ----------
-  let waiting: Array<{ buf: Buffer; resolve: () => void; reject: (e: unknown) => void }> = [];
+  let waiting: Array<{ parts: Buffer[]; length: number; resolve: () => void; reject: (e: unknown) => void }> = [];
   let writing: Promise<void> | undefined;
   // Set synchronously, cleared in the loop's own finally: no gap where an append could find
   // `writing` set while the loop has already decided to stop.
@@ -171,22 +181,28 @@ export async function openSpool<T>(opts: SpoolOptions<T>): Promise<Spool<T>> {
       const accepted: typeof group = [];
       let total = bytes();
       for (const w of group) {
-        if (total + w.buf.length > maxBytes) {
+        if (total + w.length > maxBytes) {
           w.reject(new AppError('RESOURCE_EXHAUSTED', `spool full (${total} of ${maxBytes} bytes, SPOOL_MAX_BYTES): batch not accepted`));
-        } else { accepted.push(w); total += w.buf.length; }
+        } else { accepted.push(w); total += w.length; }
       }
       if (accepted.length === 0) continue;
       try {
         if (active.size >= segmentBytes) { await fh.close(); await newSegment(); }
-        const data = Buffer.concat(accepted.map((w) => w.buf));
-        await fh.write(data);
+        // One gathered write of every record's parts (no joined copy), one sync.
+        const parts = accepted.flatMap((w) => w.parts);
+        const length = accepted.reduce((a, w) => a + w.length, 0);
+        const { bytesWritten } = await fh.writev(parts);
+        if (bytesWritten !== length) throw new Error(`short write (${bytesWritten} of ${length} bytes)`);
         await fh.datasync();
-        active.size += data.length;
+        active.size += length;
         active.count += accepted.length;
         for (const w of accepted) w.resolve();
         appended.resolve();
         appended = signal();
       } catch (err) {
+        // Cut what this group may have left, so later records do not sit behind a torn one
+        // (a reopen stops reading at the first bad record).
+        await fh.truncate(active.size).catch(() => undefined);
         const e = new AppError('UNAVAILABLE', `spool write failed: ${(err as Error).message}`, { cause: err });
         for (const w of accepted) w.reject(e);
       }
@@ -196,7 +212,7 @@ export async function openSpool<T>(opts: SpoolOptions<T>): Promise<Spool<T>> {
   function append(item: T): Promise<void> {
     if (closed) return Promise.reject(new AppError('UNAVAILABLE', 'spool closed'));
     return new Promise<void>((resolve, reject) => {
-      waiting.push({ buf: encodeRecord(item, codec), resolve, reject });
+      waiting.push({ ...recordParts(item, codec), resolve, reject });
       startLoop();
     });
   }
