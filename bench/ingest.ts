@@ -3,8 +3,8 @@
 // writes to a real local InfluxDB: closed loop (saturation), then open loop at 60 % and 40 %
 // of the ceiling; then a null store (the transport's own cost) and the embedded store. In the
 // same run: the InfluxDB ceiling (4 writers posting pre-built line protocol, 5,000-point
-// batches, 9 fields per point, every point new, to /write) and the same with 1,000-point
-// batches, the adapters on their own (writeBatch called directly), and a 24 h history query at
+// batches, 9 fields per point, every point new, to /write), the same with 1,000-point
+// batches, influxd alone paced at 60 % of the ceiling (its own write latency), the adapters on their own (writeBatch called directly), and a 24 h history query at
 // auto step on each store. CPU of the server, influxd and the whole machine is sampled over
 // each measured window.
 //
@@ -54,6 +54,8 @@ export interface IngestBenchResult {
   ceilingInfluxdCpuPercent: number;
   /** The ceiling with 1,000-point requests: influxd's cost per point with small requests. */
   ceilingSmallRequests: { pointsPerSec: number; influxdCpuPercent: number };
+  /** influxd alone, paced at 60 % of the ceiling with 5,000-point requests: its own write latency at the target rate. */
+  influxdAlonePaced: { pointsPerSec: number; p50Ms: number; p95Ms: number; influxdCpuPercent: number };
   adapterInflux: Rate;
   adapterSqlite: Rate;
   grpcInflux: GrpcRate;
@@ -101,14 +103,12 @@ function rssMb(pid: number): number {
 
 // ---------- (a) the InfluxDB ceiling ----------
 /**
- * Points/s influxd takes from 4 writers posting pre-built line protocol, `perRequest`-point
- * batches (5,000 by default), 9 fields, to /write. Every point sent is a new one, as every
- * sample an agent sends is: the 60 pre-built batches are reused with their timestamps moved
- * forward one round's span each round, patched in place (13-digit ms timestamps at known offsets).
+ * Pre-built line protocol for the ceiling: 60 bodies of `perRequest` points, 9 fields, 1,000
+ * series. body(n) gives the n-th request's body; every point sent is a new one, as every sample an
+ * agent sends is: a body is reused with its timestamps moved forward one round's span each round,
+ * patched in place (13-digit ms timestamps at known offsets).
  */
-export async function ceiling(url: string, seconds: number, perRequest = 5000): Promise<number> {
-  const db = `bench_ceiling_${Date.now()}`;
-  await fetch(`${url}/query?q=${encodeURIComponent(`CREATE DATABASE "${db}"`)}`, { method: 'POST' });
+function ceilingBodies(perRequest: number): (n: number) => Buffer {
   const ids = containerIds('ceil', 1000);
   const base = Date.now() - 6 * 3_600_000;
   const batches: Array<{ body: Buffer; tsOffsets: number[]; ts: number[] }> = [];
@@ -129,26 +129,65 @@ export async function ceiling(url: string, seconds: number, perRequest = 5000): 
     for (const line of lines) { off += Buffer.byteLength(line); tsOffsets.push(off - 13); off += 1; }
     batches.push({ body, tsOffsets, ts });
   }
+  return (n) => {
+    const b = batches[n % batches.length]!;
+    const cycle = Math.floor(n / batches.length);
+    if (cycle > 0) {
+      for (let i = 0; i < b.ts.length; i++) b.body.write(String(b.ts[i]! + cycle * 60 * Math.ceil(perRequest / 1000) * 1000), b.tsOffsets[i]!, 'latin1');
+    }
+    return b.body;
+  };
+}
+
+async function postCeiling(url: string, db: string, body: Buffer): Promise<void> {
+  const r = await fetch(`${url}/write?db=${db}&precision=ms`, { method: 'POST', body: body as Uint8Array<ArrayBuffer> });
+  if (r.status !== 204) throw new Error(`ceiling write: HTTP ${r.status} ${await r.text()}`);
+}
+
+/** Points/s influxd takes from 4 writers posting pre-built line protocol, `perRequest`-point batches (5,000 by default), to /write. */
+export async function ceiling(url: string, seconds: number, perRequest = 5000): Promise<number> {
+  const db = `bench_ceiling_${Date.now()}`;
+  await fetch(`${url}/query?q=${encodeURIComponent(`CREATE DATABASE "${db}"`)}`, { method: 'POST' });
+  const body = ceilingBodies(perRequest);
   let points = 0;
   let next = 0;
   const end = Date.now() + seconds * 1000;
   const t0 = Date.now();
   await Promise.all([0, 1, 2, 3].map(async () => {
     while (Date.now() < end) {
-      const n = next++;
-      const b = batches[n % batches.length]!;
-      const cycle = Math.floor(n / batches.length);
-      if (cycle > 0) {
-        for (let i = 0; i < b.ts.length; i++) b.body.write(String(b.ts[i]! + cycle * 60 * Math.ceil(perRequest / 1000) * 1000), b.tsOffsets[i]!, 'latin1');
-      }
-      const r = await fetch(`${url}/write?db=${db}&precision=ms`, { method: 'POST', body: b.body as Uint8Array<ArrayBuffer> });
-      if (r.status !== 204) throw new Error(`ceiling write: HTTP ${r.status} ${await r.text()}`);
+      await postCeiling(url, db, body(next++));
       points += perRequest;
     }
   }));
   const secs = (Date.now() - t0) / 1000;
   await fetch(`${url}/query?q=${encodeURIComponent(`DROP DATABASE "${db}"`)}`, { method: 'POST' });
   return Math.round(points / secs);
+}
+
+/**
+ * influxd alone at a fixed rate: the same pre-built requests sent on a schedule (open loop, as
+ * many in flight as it takes), latency from each request's due time to its answer. What InfluxDB
+ * itself answers in at the rate the server is asked to carry.
+ */
+export async function pacedCeiling(url: string, seconds: number, pointsPerSec: number, perRequest = 5000): Promise<{ pointsPerSec: number; p50Ms: number; p95Ms: number }> {
+  const db = `bench_paced_${Date.now()}`;
+  await fetch(`${url}/query?q=${encodeURIComponent(`CREATE DATABASE "${db}"`)}`, { method: 'POST' });
+  const body = ceilingBodies(perRequest);
+  const lat: number[] = [];
+  const sends: Promise<void>[] = [];
+  const intervalMs = (1000 * perRequest) / pointsPerSec;
+  const n = Math.max(1, Math.round((seconds * 1000) / intervalMs));
+  const t0 = performance.now();
+  for (let i = 0; i < n; i++) {
+    const due = t0 + i * intervalMs;
+    const wait = due - performance.now();
+    if (wait > 0) await sleep(wait);
+    sends.push(postCeiling(url, db, body(i)).then(() => { lat.push(performance.now() - due); }));
+  }
+  await Promise.all(sends);
+  const secs = (performance.now() - t0) / 1000;
+  await fetch(`${url}/query?q=${encodeURIComponent(`DROP DATABASE "${db}"`)}`, { method: 'POST' });
+  return { pointsPerSec: Math.round((n * perRequest) / secs), p50Ms: round(pct(lat, 50)), p95Ms: round(pct(lat, 95)) };
 }
 
 // ---------- (b, c) an adapter on its own ----------
@@ -358,6 +397,15 @@ export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBe
     await settle(influxd?.pid(), print);
     const smallRequests = await influxdCpu(() => ceiling(url, Math.min(seconds, 8), 1000));
     print(`(a') the same with 1,000-point batches: ${smallRequests.pointsPerSec} points/s; influxd ${smallRequests.influxdCpuPercent} % CPU`);
+    await settle(influxd?.pid(), print);
+    let pacedLatency = { p50Ms: NaN, p95Ms: NaN };
+    const alonePaced = await influxdCpu(async () => {
+      const r = await pacedCeiling(url, Math.min(seconds, 10), 0.6 * ceil);
+      pacedLatency = { p50Ms: r.p50Ms, p95Ms: r.p95Ms };
+      return r.pointsPerSec;
+    });
+    const influxdAlonePaced = { ...alonePaced, ...pacedLatency };
+    print(`(a'') influxd alone paced at 60% of the ceiling, 5,000-point requests: ${JSON.stringify(influxdAlonePaced)}`);
 
     // gRPC -> server first, on the influxd the ceiling was just measured on. Every phase gets a
     // server process and database of its own (dropped afterwards, then influxd settles), so no
@@ -410,7 +458,7 @@ export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBe
     print(`history 24 h at auto step (median of 20): influx ${hInflux} ms, embedded ${hSqlite} ms (rollup tier), ${hSqliteRaw} ms before compaction (raw rows)`);
 
     return {
-      machine: m, ceilingPointsPerSec: ceil, ceilingInfluxdCpuPercent: ceilRun.influxdCpuPercent, ceilingSmallRequests: smallRequests, adapterInflux, adapterSqlite,
+      machine: m, ceilingPointsPerSec: ceil, ceilingInfluxdCpuPercent: ceilRun.influxdCpuPercent, ceilingSmallRequests: smallRequests, influxdAlonePaced, adapterInflux, adapterSqlite,
       grpcInflux, grpcInfluxPaced: paced, grpcSqlite, grpcNullStore: grpcNull,
       history24hMs: { influx: hInflux, sqlite: hSqlite, sqliteRawTier: hSqliteRaw },
     };

@@ -52,6 +52,7 @@ export interface ServerConfig {
     retryAttempts: number;
     retryInitialMs: number;
     spoolMaxBytes: number;
+    spoolMaxLagBytes: number;
   };
   auth: {
     jwtSecret: string | undefined;
@@ -160,6 +161,7 @@ export function loadServerConfig(env: Env, mode: 'server' | 'all'): ServerConfig
       retryAttempts: r.int('RETRY_ATTEMPTS', 3, 1, 20),
       retryInitialMs: r.duration('RETRY_INITIAL_DELAY', '1s', 1),
       spoolMaxBytes: r.int('SPOOL_MAX_BYTES', 512 * 1024 * 1024, 1024 * 1024, Number.MAX_SAFE_INTEGER),
+      spoolMaxLagBytes: r.int('SPOOL_MAX_LAG_BYTES', 64 * 1024 * 1024, 1024 * 1024, Number.MAX_SAFE_INTEGER),
     },
     auth: {
       jwtSecret: r.secret('JWT_SECRET'),
@@ -198,6 +200,9 @@ export function loadServerConfig(env: Env, mode: 'server' | 'all'): ServerConfig
   };
   if (cfg.metricsPort !== undefined && (cfg.metricsPort === cfg.port || cfg.metricsPort === cfg.grpcPort)) {
     r.problems.push(`METRICS_PORT=${cfg.metricsPort}: must differ from PORT and GRPC_PORT`);
+  }
+  if (cfg.storage.spoolMaxLagBytes > cfg.storage.spoolMaxBytes) {
+    r.problems.push(`SPOOL_MAX_LAG_BYTES=${cfg.storage.spoolMaxLagBytes}: must not exceed SPOOL_MAX_BYTES (${cfg.storage.spoolMaxBytes})`);
   }
   if (cfg.port === cfg.grpcPort && cfg.host === cfg.grpcHost) {
     r.problems.push(`GRPC_PORT=${cfg.grpcPort}: must differ from PORT`);

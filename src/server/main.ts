@@ -96,7 +96,7 @@ export async function startServer(cfg: ServerConfig, log: PinoLogger, opts: { se
       retentionDays: cfg.storage.retentionDays, log: log.child({ component: 'influx' }),
     });
     resilient = await createResilientStore(influx, {
-      dataDir: cfg.dataDir, spoolMaxBytes: cfg.storage.spoolMaxBytes,
+      dataDir: cfg.dataDir, spoolMaxBytes: cfg.storage.spoolMaxBytes, maxLagBytes: cfg.storage.spoolMaxLagBytes,
       breaker: { failureThreshold: cfg.storage.breakerFailures, resetTimeoutMs: cfg.storage.breakerResetMs },
       retry: { attempts: cfg.storage.retryAttempts, initialDelayMs: cfg.storage.retryInitialMs },
       log: log.child({ component: 'store' }),

@@ -49,6 +49,8 @@ test('server defaults: all-in-one binds loopback, server binds all interfaces', 
   assert.equal(c.alerts.reportIntervalMs, undefined);
   assert.equal(c.ingestMaxInFlightSamples, 20_000);
   assert.equal(loadServerConfig({ INGEST_MAX_IN_FLIGHT_SAMPLES: '5000' }, 'server').ingestMaxInFlightSamples, 5000);
+  assert.equal(c.storage.spoolMaxLagBytes, 64 * 1024 * 1024);
+  assert.equal(loadServerConfig({ SPOOL_MAX_LAG_BYTES: '2000000' }, 'server').storage.spoolMaxLagBytes, 2_000_000);
 });
 
 const badServer: Array<[string, Record<string, string>, RegExp]> = [
@@ -63,6 +65,7 @@ const badServer: Array<[string, Record<string, string>, RegExp]> = [
   ['production without secret', { NODE_ENV: 'production' }, /^JWT_SECRET: required when NODE_ENV=production/],
   ['smtp without recipients', { SMTP_HOST: 'mail' }, /^ALERT_EMAIL_TO: required/],
   ['in-flight budget too small', { INGEST_MAX_IN_FLIGHT_SAMPLES: '10' }, /^INGEST_MAX_IN_FLIGHT_SAMPLES="10": expected a number from 100 to 10000000/],
+  ['spool lag above the spool size', { SPOOL_MAX_BYTES: '2000000', SPOOL_MAX_LAG_BYTES: '3000000' }, /^SPOOL_MAX_LAG_BYTES=3000000: must not exceed SPOOL_MAX_BYTES \(2000000\)/],
   ['notify lifecycle not a boolean', { NOTIFY_LIFECYCLE: 'maybe' }, /^NOTIFY_LIFECYCLE="maybe": expected true or false/],
 ];
 for (const [name, env, expected] of badServer) {

@@ -92,7 +92,7 @@ export function decodeRecords<T = unknown>(buf: Buffer, start = 0, codec: SpoolC
 }
 
 /** A promise and its resolve (Promise.withResolvers arrived after Node 20). */
-function signal(): { promise: Promise<void>; resolve: () => void } {
+export function signal(): { promise: Promise<void>; resolve: () => void } {
   let resolve!: () => void;
   const promise = new Promise<void>((r) => { resolve = r; });
   return { promise, resolve };

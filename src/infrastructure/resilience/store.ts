@@ -16,7 +16,7 @@ import type { AlertEvent, MetricsStore, StoreHealth } from '../../application/st
 import type { Logger } from '../../application/ports.js';
 import { countsAsFailure, isOpenCircuit, withBreaker, type BreakerOptions, type BreakerState } from './breaker.js';
 import { retry, type RetryOptions } from './retry.js';
-import { openSpool, type SpoolCodec } from './spool.js';
+import { openSpool, signal, type SpoolCodec } from './spool.js';
 
 /** What the wrapped store offers: its wire form of a write, a codec for the spool, and the write itself. */
 export interface EncodedWriter<E> {
@@ -31,6 +31,12 @@ export interface ResilientStoreOptions {
   dataDir: string;
   /** SPOOL_MAX_BYTES, default 512 MiB. */
   spoolMaxBytes?: number;
+  /**
+   * SPOOL_MAX_LAG_BYTES, default 64 MiB: while the circuit is closed and the spool holds more than
+   * this, new writes wait for the writer to catch up (so acks slow down and agents hold back)
+   * instead of piling up behind a database that is up but slower than the ingest.
+   */
+  maxLagBytes?: number;
   spoolSegmentBytes?: number;
   breaker?: BreakerOptions;
   retry?: RetryOptions;
@@ -63,7 +69,18 @@ export async function createResilientStore<E>(inner: MetricsStore & EncodedWrite
   let lastErrorAtMs: number | undefined;
   const remember = (err: unknown): void => { lastError = (err as Error)?.message ?? String(err); lastErrorAtMs = Date.now(); };
 
+  const maxLagBytes = opts.maxLagBytes ?? 64 * 1024 * 1024;
+  // Resolved (and replaced) after every round the writer finishes, and on breaker changes.
+  let progress = signal();
+  let closing = false;
+  const progressed = (): void => { progress.resolve(); progress = signal(); };
+
   async function durable(e: E): Promise<void> {
+    // An outage fills the spool (that is what it is for); a slow database holds the ingest back.
+    while (!closing && breaker.state() === 'closed' && spool.stats().bytes > maxLagBytes) {
+      kick();
+      await progress.promise;
+    }
     await spool.append(e); // RESOURCE_EXHAUSTED when full: the caller must not ack
     kick();
   }
@@ -80,7 +97,7 @@ export async function createResilientStore<E>(inner: MetricsStore & EncodedWrite
       ...opts.retry,
       shouldRetry: (e) => !isOpenCircuit(e),
       onRetry: (e, attempt, delayMs) => log?.warn({ attempt, delayMs, reason: (e as Error).message }, 'store write failed, retrying'),
-    });
+    }).finally(() => setImmediate(progressed)); // after the spool has moved its cursor
   }
 
   let replaying = false;
@@ -109,7 +126,7 @@ export async function createResilientStore<E>(inner: MetricsStore & EncodedWrite
     kicked = true;
     setImmediate(() => { kicked = false; void replay(); });
   };
-  breaker.onStateChange((s) => { if (s !== 'open') kick(); });
+  breaker.onStateChange((s) => { progressed(); if (s !== 'open') kick(); });
   const timer = setInterval(() => { void replay(); }, opts.replayIntervalMs ?? 1000);
   timer.unref();
   if (spool.stats().batches > 0) {
@@ -145,6 +162,8 @@ export async function createResilientStore<E>(inner: MetricsStore & EncodedWrite
     spoolStats: () => { const s = spool.stats(); return { batches: s.batches, bytes: s.bytes }; },
     async close() {
       clearInterval(timer);
+      closing = true;
+      progressed();
       // Write what is spooled while the store answers; what is left stays for the next start.
       if (breaker.state() === 'closed') await replay().catch(() => 0);
       await spool.close();
