@@ -134,7 +134,7 @@ export function createMetricsExporter(opts: MetricsExporterOptions = {}): Metric
 
   callbackGauge(registry, 'dockwatch_store_circuit_state', 'State of the store circuit breaker: 0 closed, 1 half-open, 2 open.',
     opts.breakerState && (() => BREAKER_VALUE[opts.breakerState!()] ?? 2));
-  callbackGauge(registry, 'dockwatch_spool_batches', 'Batches waiting in the on-disk spool.', opts.spoolBatches);
+  callbackGauge(registry, 'dockwatch_spool_batches', 'Acked batches in the on-disk spool, not yet written to InfluxDB.', opts.spoolBatches);
   callbackGauge(registry, 'dockwatch_agent_queue_batches', 'Batches waiting in the agent\'s in-memory send queue.', opts.agentQueue);
   callbackGauge(registry, 'dockwatch_ws_subscribers', 'Open WebSocket live subscriptions.', opts.wsSubscribers);
   callbackGauge(registry, 'dockwatch_grpc_subscribers', 'Open SubscribeToMetrics streams.', opts.grpcSubscribers);
