@@ -108,30 +108,35 @@ class Reader {
     return s;
   }
 
-  skip(wireType: number): void {
-    switch (wireType) {
+  /** Wire type of the field whose key field() read last. */
+  wt = 0;
+
+  /** Reads the next field's key: returns the field number and leaves its wire type in `wt`. */
+  field(): number {
+    const key = this.varint();
+    if (key < 8) this.fail('field number 0');
+    this.wt = key & 7;
+    return Math.floor(key / 8);
+  }
+
+  /** Skips the current field's value (an unknown field). */
+  skip(): void {
+    switch (this.wt) {
       case 0: this.varint(); return;
       case 1: this.pos += 8; break;
       case 2: this.pos = this.span(); return;
       case 5: this.pos += 4; break;
-      default: this.fail(`unsupported wire type ${wireType}`);
+      default: this.fail(`unsupported wire type ${this.wt}`);
     }
     if (this.pos > this.end) this.fail('truncated field');
-  }
-
-  /** The next field's key as [number, wire type] packed into one integer: no * 8 + wt. */
-  key(): number {
-    const key = this.varint();
-    if (key < 8) this.fail('field number 0');
-    return key;
   }
 
   done(end: number): void {
     if (this.pos !== end) this.fail('message overruns its length');
   }
 
-  expect(wireType: number, want: number, name: string): void {
-    if (wireType !== want) this.fail(`field ${name} has wire type ${wireType}, expected ${want}`);
+  expect(want: number, name: string): void {
+    if (this.wt !== want) this.fail(`field ${name} has wire type ${this.wt}, expected ${want}`);
   }
 }
 
@@ -140,12 +145,10 @@ function mapEntry(r: Reader, into: Record<string, string>): void {
   let key = '';
   let v = '';
   while (r.pos < end) {
-    const k = r.key();
-    const no = Math.floor(k / 8);
-    const wt = k & 7;
-    if (no === 1 && wt === 2) key = r.string();
-    else if (no === 2 && wt === 2) v = r.string();
-    else r.skip(wt);
+    const no = r.field();
+    if (no === 1 && r.wt === 2) key = r.string();
+    else if (no === 2 && r.wt === 2) v = r.string();
+    else r.skip();
   }
   r.done(end);
   into[key] = v;
@@ -160,35 +163,32 @@ function containerSample(r: Reader): Record<string, unknown> {
     memRawUsageBytes: 0, netRxBytes: 0, netTxBytes: 0, blkReadBytes: 0, blkWriteBytes: 0, pids: 0, source: '',
   };
   while (r.pos < end) {
-    const k = r.key();
-    const no = Math.floor(k / 8);
-    const wt = k & 7;
-switch (no) {
-      case 1: r.expect(wt, 2, 'id'); c.id = r.string(); break;
-      case 2: r.expect(wt, 2, 'name'); c.name = r.string(); break;
-      case 3: r.expect(wt, 2, 'image'); c.image = r.string(); break;
-      case 4: r.expect(wt, 2, 'labels'); mapEntry(r, c.labels); break;
-      case 5: r.expect(wt, 2, 'state'); c.state = r.string(); break;
-      case 6: r.expect(wt, 2, 'health'); c.health = r.string(); break;
-      case 7: r.expect(wt, 0, 'restart_count'); c.restartCount = r.uint32(); break;
-      case 8: r.expect(wt, 0, 'exit_code'); c.exitCode = r.int32(); break;
-      case 9: r.expect(wt, 0, 'oom_killed'); c.oomKilled = r.bool(); break;
-      case 10: r.expect(wt, 0, 'started_at_ms'); c.startedAtMs = r.int64(); break;
-      case 11: r.expect(wt, 0, 'timestamp_ms'); c.timestampMs = r.int64(); break;
-      case 12: r.expect(wt, 1, 'cpu_percent'); c.cpuPercent = r.double(); break;
-      case 13: r.expect(wt, 0, 'cpu_usage_ns'); c.cpuUsageNs = r.varint(); break;
-      case 14: r.expect(wt, 0, 'online_cpus'); c.onlineCpus = r.uint32(); break;
-      case 15: r.expect(wt, 0, 'mem_usage_bytes'); c.memUsageBytes = r.varint(); break;
-      case 16: r.expect(wt, 0, 'mem_limit_bytes'); c.memLimitBytes = r.varint(); break;
-      case 17: r.expect(wt, 1, 'mem_percent'); c.memPercent = r.double(); break;
-      case 18: r.expect(wt, 0, 'mem_raw_usage_bytes'); c.memRawUsageBytes = r.varint(); break;
-      case 19: r.expect(wt, 0, 'net_rx_bytes'); c.netRxBytes = r.varint(); break;
-      case 20: r.expect(wt, 0, 'net_tx_bytes'); c.netTxBytes = r.varint(); break;
-      case 21: r.expect(wt, 0, 'blk_read_bytes'); c.blkReadBytes = r.varint(); break;
-      case 22: r.expect(wt, 0, 'blk_write_bytes'); c.blkWriteBytes = r.varint(); break;
-      case 23: r.expect(wt, 0, 'pids'); c.pids = r.varint(); break;
-      case 24: r.expect(wt, 2, 'source'); c.source = r.string(); break;
-      default: r.skip(wt);
+    switch (r.field()) {
+      case 1: r.expect(2, 'id'); c.id = r.string(); break;
+      case 2: r.expect(2, 'name'); c.name = r.string(); break;
+      case 3: r.expect(2, 'image'); c.image = r.string(); break;
+      case 4: r.expect(2, 'labels'); mapEntry(r, c.labels); break;
+      case 5: r.expect(2, 'state'); c.state = r.string(); break;
+      case 6: r.expect(2, 'health'); c.health = r.string(); break;
+      case 7: r.expect(0, 'restart_count'); c.restartCount = r.uint32(); break;
+      case 8: r.expect(0, 'exit_code'); c.exitCode = r.int32(); break;
+      case 9: r.expect(0, 'oom_killed'); c.oomKilled = r.bool(); break;
+      case 10: r.expect(0, 'started_at_ms'); c.startedAtMs = r.int64(); break;
+      case 11: r.expect(0, 'timestamp_ms'); c.timestampMs = r.int64(); break;
+      case 12: r.expect(1, 'cpu_percent'); c.cpuPercent = r.double(); break;
+      case 13: r.expect(0, 'cpu_usage_ns'); c.cpuUsageNs = r.varint(); break;
+      case 14: r.expect(0, 'online_cpus'); c.onlineCpus = r.uint32(); break;
+      case 15: r.expect(0, 'mem_usage_bytes'); c.memUsageBytes = r.varint(); break;
+      case 16: r.expect(0, 'mem_limit_bytes'); c.memLimitBytes = r.varint(); break;
+      case 17: r.expect(1, 'mem_percent'); c.memPercent = r.double(); break;
+      case 18: r.expect(0, 'mem_raw_usage_bytes'); c.memRawUsageBytes = r.varint(); break;
+      case 19: r.expect(0, 'net_rx_bytes'); c.netRxBytes = r.varint(); break;
+      case 20: r.expect(0, 'net_tx_bytes'); c.netTxBytes = r.varint(); break;
+      case 21: r.expect(0, 'blk_read_bytes'); c.blkReadBytes = r.varint(); break;
+      case 22: r.expect(0, 'blk_write_bytes'); c.blkWriteBytes = r.varint(); break;
+      case 23: r.expect(0, 'pids'); c.pids = r.varint(); break;
+      case 24: r.expect(2, 'source'); c.source = r.string(); break;
+      default: r.skip();
     }
   }
   r.done(end);
@@ -199,17 +199,14 @@ function diskUsage(r: Reader): Record<string, unknown> {
   const end = r.span();
   const d = { mount: '', device: '', fsType: '', totalBytes: 0, usedBytes: 0, usedPercent: 0 };
   while (r.pos < end) {
-    const k = r.key();
-    const no = Math.floor(k / 8);
-    const wt = k & 7;
-switch (no) {
-      case 1: r.expect(wt, 2, 'mount'); d.mount = r.string(); break;
-      case 2: r.expect(wt, 2, 'device'); d.device = r.string(); break;
-      case 3: r.expect(wt, 2, 'fs_type'); d.fsType = r.string(); break;
-      case 4: r.expect(wt, 0, 'total_bytes'); d.totalBytes = r.varint(); break;
-      case 5: r.expect(wt, 0, 'used_bytes'); d.usedBytes = r.varint(); break;
-      case 6: r.expect(wt, 1, 'used_percent'); d.usedPercent = r.double(); break;
-      default: r.skip(wt);
+    switch (r.field()) {
+      case 1: r.expect(2, 'mount'); d.mount = r.string(); break;
+      case 2: r.expect(2, 'device'); d.device = r.string(); break;
+      case 3: r.expect(2, 'fs_type'); d.fsType = r.string(); break;
+      case 4: r.expect(0, 'total_bytes'); d.totalBytes = r.varint(); break;
+      case 5: r.expect(0, 'used_bytes'); d.usedBytes = r.varint(); break;
+      case 6: r.expect(1, 'used_percent'); d.usedPercent = r.double(); break;
+      default: r.skip();
     }
   }
   r.done(end);
@@ -224,39 +221,36 @@ function hostSample(r: Reader): Record<string, unknown> {
     disks: [] as Record<string, unknown>[], netRxBytes: 0, netTxBytes: 0, uptimeSeconds: 0, runtimeAvailable: false,
   };
   while (r.pos < end) {
-    const k = r.key();
-    const no = Math.floor(k / 8);
-    const wt = k & 7;
-switch (no) {
-      case 1: r.expect(wt, 0, 'timestamp_ms'); h.timestampMs = r.int64(); break;
-      case 2: r.expect(wt, 0, 'num_cpus'); h.numCpus = r.uint32(); break;
-      case 3: r.expect(wt, 1, 'cpu_percent'); h.cpuPercent = r.double(); break;
+    switch (r.field()) {
+      case 1: r.expect(0, 'timestamp_ms'); h.timestampMs = r.int64(); break;
+      case 2: r.expect(0, 'num_cpus'); h.numCpus = r.uint32(); break;
+      case 3: r.expect(1, 'cpu_percent'); h.cpuPercent = r.double(); break;
       case 4:
         // Packed (proto3's default) or one value per field, as the spec lets a writer choose.
-        if (wt === 2) {
+        if (r.wt === 2) {
           const e = r.span();
           if ((e - r.pos) % 8 !== 0) r.fail('packed doubles with a length not a multiple of 8');
           while (r.pos < e) h.cpuPerCorePercent.push(r.double());
         } else {
-          r.expect(wt, 1, 'cpu_per_core_percent');
+          r.expect(1, 'cpu_per_core_percent');
           h.cpuPerCorePercent.push(r.double());
         }
         break;
-      case 5: r.expect(wt, 1, 'load1'); h.load1 = r.double(); break;
-      case 6: r.expect(wt, 1, 'load5'); h.load5 = r.double(); break;
-      case 7: r.expect(wt, 1, 'load15'); h.load15 = r.double(); break;
-      case 8: r.expect(wt, 0, 'mem_total_bytes'); h.memTotalBytes = r.varint(); break;
-      case 9: r.expect(wt, 0, 'mem_available_bytes'); h.memAvailableBytes = r.varint(); break;
-      case 10: r.expect(wt, 0, 'mem_used_bytes'); h.memUsedBytes = r.varint(); break;
-      case 11: r.expect(wt, 1, 'mem_percent'); h.memPercent = r.double(); break;
-      case 12: r.expect(wt, 0, 'swap_total_bytes'); h.swapTotalBytes = r.varint(); break;
-      case 13: r.expect(wt, 0, 'swap_used_bytes'); h.swapUsedBytes = r.varint(); break;
-      case 14: r.expect(wt, 2, 'disks'); h.disks.push(diskUsage(r)); break;
-      case 15: r.expect(wt, 0, 'net_rx_bytes'); h.netRxBytes = r.varint(); break;
-      case 16: r.expect(wt, 0, 'net_tx_bytes'); h.netTxBytes = r.varint(); break;
-      case 17: r.expect(wt, 0, 'uptime_seconds'); h.uptimeSeconds = r.varint(); break;
-      case 18: r.expect(wt, 0, 'runtime_available'); h.runtimeAvailable = r.bool(); break;
-      default: r.skip(wt);
+      case 5: r.expect(1, 'load1'); h.load1 = r.double(); break;
+      case 6: r.expect(1, 'load5'); h.load5 = r.double(); break;
+      case 7: r.expect(1, 'load15'); h.load15 = r.double(); break;
+      case 8: r.expect(0, 'mem_total_bytes'); h.memTotalBytes = r.varint(); break;
+      case 9: r.expect(0, 'mem_available_bytes'); h.memAvailableBytes = r.varint(); break;
+      case 10: r.expect(0, 'mem_used_bytes'); h.memUsedBytes = r.varint(); break;
+      case 11: r.expect(1, 'mem_percent'); h.memPercent = r.double(); break;
+      case 12: r.expect(0, 'swap_total_bytes'); h.swapTotalBytes = r.varint(); break;
+      case 13: r.expect(0, 'swap_used_bytes'); h.swapUsedBytes = r.varint(); break;
+      case 14: r.expect(2, 'disks'); h.disks.push(diskUsage(r)); break;
+      case 15: r.expect(0, 'net_rx_bytes'); h.netRxBytes = r.varint(); break;
+      case 16: r.expect(0, 'net_tx_bytes'); h.netTxBytes = r.varint(); break;
+      case 17: r.expect(0, 'uptime_seconds'); h.uptimeSeconds = r.varint(); break;
+      case 18: r.expect(0, 'runtime_available'); h.runtimeAvailable = r.bool(); break;
+      default: r.skip();
     }
   }
   r.done(end);
@@ -270,18 +264,15 @@ function containerEvent(r: Reader): Record<string, unknown> {
     attributes: {} as Record<string, string>,
   };
   while (r.pos < end) {
-    const k = r.key();
-    const no = Math.floor(k / 8);
-    const wt = k & 7;
-switch (no) {
-      case 1: r.expect(wt, 2, 'container_id'); e.containerId = r.string(); break;
-      case 2: r.expect(wt, 2, 'container_name'); e.containerName = r.string(); break;
-      case 3: r.expect(wt, 2, 'action'); e.action = r.string(); break;
-      case 4: r.expect(wt, 0, 'timestamp_ms'); e.timestampMs = r.int64(); break;
-      case 5: r.expect(wt, 0, 'exit_code'); e.exitCode = r.int32(); break;
-      case 6: r.expect(wt, 2, 'health'); e.health = r.string(); break;
-      case 7: r.expect(wt, 2, 'attributes'); mapEntry(r, e.attributes); break;
-      default: r.skip(wt);
+    switch (r.field()) {
+      case 1: r.expect(2, 'container_id'); e.containerId = r.string(); break;
+      case 2: r.expect(2, 'container_name'); e.containerName = r.string(); break;
+      case 3: r.expect(2, 'action'); e.action = r.string(); break;
+      case 4: r.expect(0, 'timestamp_ms'); e.timestampMs = r.int64(); break;
+      case 5: r.expect(0, 'exit_code'); e.exitCode = r.int32(); break;
+      case 6: r.expect(2, 'health'); e.health = r.string(); break;
+      case 7: r.expect(2, 'attributes'); mapEntry(r, e.attributes); break;
+      default: r.skip();
     }
   }
   r.done(end);
@@ -296,21 +287,18 @@ export function decodeMetricData(buf: Buffer): Record<string, unknown> {
     containers: [] as Record<string, unknown>[], events: [] as Record<string, unknown>[], complete: false, intervalMs: 0,
   };
   while (r.pos < buf.length) {
-    const k = r.key();
-    const no = Math.floor(k / 8);
-    const wt = k & 7;
-switch (no) {
-      case 1: r.expect(wt, 2, 'agent_id'); m.agentId = r.string(); break;
-      case 2: r.expect(wt, 2, 'hostname'); m.hostname = r.string(); break;
-      case 3: r.expect(wt, 0, 'sequence'); m.sequence = r.varint(); break;
-      case 4: r.expect(wt, 0, 'timestamp_ms'); m.timestampMs = r.int64(); break;
+    switch (r.field()) {
+      case 1: r.expect(2, 'agent_id'); m.agentId = r.string(); break;
+      case 2: r.expect(2, 'hostname'); m.hostname = r.string(); break;
+      case 3: r.expect(0, 'sequence'); m.sequence = r.varint(); break;
+      case 4: r.expect(0, 'timestamp_ms'); m.timestampMs = r.int64(); break;
       // A repeated occurrence of a message field merges in protobuf; agents never send one, so the last wins.
-      case 5: r.expect(wt, 2, 'host'); m.host = hostSample(r); break;
-      case 6: r.expect(wt, 2, 'containers'); m.containers.push(containerSample(r)); break;
-      case 7: r.expect(wt, 2, 'events'); m.events.push(containerEvent(r)); break;
-      case 8: r.expect(wt, 0, 'complete'); m.complete = r.bool(); break;
-      case 9: r.expect(wt, 0, 'interval_ms'); m.intervalMs = r.uint32(); break;
-      default: r.skip(wt);
+      case 5: r.expect(2, 'host'); m.host = hostSample(r); break;
+      case 6: r.expect(2, 'containers'); m.containers.push(containerSample(r)); break;
+      case 7: r.expect(2, 'events'); m.events.push(containerEvent(r)); break;
+      case 8: r.expect(0, 'complete'); m.complete = r.bool(); break;
+      case 9: r.expect(0, 'interval_ms'); m.intervalMs = r.uint32(); break;
+      default: r.skip();
     }
   }
   r.done(buf.length);
