@@ -1,7 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { alertToLine, batchToBuffer, batchToLines, containerLine, containerLineWithPoint } from '../../src/infrastructure/influx/points.js';
+import type { ContainerSample } from '../../src/domain/types.js';
+import { alertToLine, batchToBuffer, batchToLines, containerLineWithPoint } from '../../src/infrastructure/influx/points.js';
 import { containerSample, makeBatch } from '../helpers/storage-batches.js';
+
+/** The write path's line for one container (undefined when it has no field). */
+const containerLine = (host: string, c: ContainerSample): string | undefined =>
+  batchToBuffer({ agentId: 'a', hostname: host, sequence: 1, timestampMs: c.timestampMs, host: null, containers: [c], events: [], complete: false, intervalMs: 1000 })
+    .body.toString('utf8') || undefined;
 
 test('the cached line builder writes exactly what Point writes, escaping included', () => {
   const tricky: Array<[string, string, string, string]> = [

@@ -21,44 +21,30 @@ function fields(p: Point, metrics: readonly { key: string; column: string }[], v
   return p;
 }
 
-// The measurement+tag prefix of a series is built once by the library's Point (which does the
-// escaping) and cached; the fields are our fixed column names (nothing to escape) with finite
-// numbers written as Point.floatField writes them (String(n)), sorted by name as Point sorts
-// them. The result is byte-identical to Point.toLineProtocol() (checked in the tests) at a
-// fraction of the cost: at ingest rates Point's per-point tag sorting and escaping was the
-// largest CPU cost of the write path. containerLine/batchToLines are the string form (the
-// tests' readable reference); the write path uses batchToBuffer.
+// The write path (batchToBuffer) builds each series' measurement+tag prefix once with the
+// library's Point (which does the escaping) and caches it; the fields are our fixed column names
+// (nothing to escape) with finite numbers written as Point.floatField writes them (String(n)),
+// sorted by name as Point sorts them. The result is byte-identical to Point.toLineProtocol()
+// (checked in the tests against batchToLines, which uses Point for every line) at a fraction of
+// the cost: at ingest rates Point's per-point tag sorting and escaping was the largest CPU cost.
 const SORTED_CONTAINER = [...CONTAINER_METRICS].sort((a, b) => (a.column < b.column ? -1 : 1));
 // Keyed by container id; the other tags are compared (cheap) instead of joined into a key.
-const prefixCache = new Map<string, { host: string; name: string; image: string; prefix: string; bytes: Buffer }>();
+const prefixCache = new Map<string, { host: string; name: string; image: string; bytes: Buffer }>();
 const PREFIX_CACHE_MAX = 100_000;
 
-function seriesEntry(hostname: string, id: string, name: string, image: string): { prefix: string; bytes: Buffer } {
+function seriesEntry(hostname: string, id: string, name: string, image: string): { bytes: Buffer } {
   const hit = prefixCache.get(id);
   if (hit && hit.host === hostname && hit.name === name && hit.image === image) return hit;
   const probe = new Point(MEASUREMENT.container)
     .tag('host', hostname).tag('container_id', id).tag('container_name', name).tag('image', image)
     .floatField('x', 0).toLineProtocol({ convertTime: () => undefined })!;
-  const prefix = probe.slice(0, probe.length - ' x=0'.length);
   if (prefixCache.size >= PREFIX_CACHE_MAX) prefixCache.clear();
-  const entry = { host: hostname, name, image, prefix, bytes: Buffer.from(prefix) };
+  const entry = { host: hostname, name, image, bytes: Buffer.from(probe.slice(0, probe.length - ' x=0'.length)) };
   prefixCache.set(id, entry);
   return entry;
 }
 
-/** The container line as Point would write it, without Point's per-line work. */
-export function containerLine(hostname: string, c: ContainerSample): string | undefined {
-  let f = '';
-  for (const m of SORTED_CONTAINER) {
-    const v = c[m.key]; // metric keys are ContainerSample fields; no per-point values object
-    if (!Number.isFinite(v)) continue;
-    f += f === '' ? `${m.column}=${String(v)}` : `,${m.column}=${String(v)}`;
-  }
-  if (f === '') return undefined;
-  return `${seriesEntry(hostname, c.id, c.name, c.image).prefix} ${f} ${c.timestampMs}`;
-}
-
-/** Reference implementation with Point for every line (tests compare the two). */
+/** A container line built with Point: the reference the tests hold batchToBuffer to. */
 export function containerLineWithPoint(hostname: string, c: ContainerSample): string | undefined {
   const p = new Point(MEASUREMENT.container)
     .tag('host', hostname).tag('container_id', c.id).tag('container_name', c.name).tag('image', c.image)
@@ -68,8 +54,7 @@ export function containerLineWithPoint(hostname: string, c: ContainerSample): st
 
 // ---------- straight to bytes ----------
 // The write path encodes a batch into one Buffer without a string per line: at ingest rates the
-// per-line strings were most of the server's garbage. The output is byte for byte what
-// batchToLines(batch).join('\n') gives (checked in the tests).
+// per-line strings were most of the server's garbage.
 
 const FIELD_NAMES = SORTED_CONTAINER.map((m) => ({ key: m.key, first: Buffer.from(`${m.column}=`), next: Buffer.from(`,${m.column}=`) }));
 let scratch = Buffer.allocUnsafe(256 * 1024);
@@ -114,7 +99,7 @@ export function batchToBuffer(batch: MetricBatch): { body: Buffer; count: number
       off += (off === fieldsStart ? f.first : f.next).copy(scratch, off);
       off = writeNumber(off, v);
     }
-    if (off === fieldsStart) { off = lineStart; continue; } // no field: no line, as containerLine
+    if (off === fieldsStart) { off = lineStart; continue; } // no field: no line, as Point
     scratch[off++] = 32;
     off = writeNumber(off, c.timestampMs);
     count++;
@@ -138,10 +123,11 @@ function hostLineOf(batch: MetricBatch): string | undefined {
   return fields(p, HOST_METRICS, hostValues(batch.host)).toLineProtocol();
 }
 
+/** The batch's lines, each built with Point (reference for batchToBuffer). */
 export function batchToLines(batch: MetricBatch): string[] {
   const lines: string[] = [];
   for (const c of batch.containers) {
-    const line = containerLine(batch.hostname, c);
+    const line = containerLineWithPoint(batch.hostname, c);
     if (line) lines.push(line);
   }
   const hostLine = hostLineOf(batch);
