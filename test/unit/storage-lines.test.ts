@@ -42,7 +42,9 @@ test('batchToLines: one line per container plus the host line, ms timestamps', (
 
 test('batchToBuffer writes exactly batchToLines joined by newlines, for awkward numbers and names too', () => {
   const b = makeBatch('agent-1', 'host 1', ['c1', 'id,2', 'ü3'], 1_795_000_000_123, 4);
-  const odd = [0, 7, 10, 99, 100, 12.345, -3, -0.5, 1e21, 2 ** 53, 2 ** 53 + 2, Number.MAX_SAFE_INTEGER, 5e-7, NaN, Infinity];
+  // Every digit count on both sides of each power of ten (integers are written in 8-digit halves).
+  const edges = Array.from({ length: 16 }, (_, k) => [10 ** k - 1, 10 ** k, 10 ** k + 1, 10 ** k + 10 ** Math.max(0, k - 8) * 7]).flat();
+  const odd = [0, 7, 10, 99, 100, 12.345, -3, -0.5, 1e21, 2 ** 53, 2 ** 53 + 2, Number.MAX_SAFE_INTEGER, 5e-7, NaN, Infinity, 100_000_000_000_012, ...edges];
   for (let i = 0; i < odd.length; i++) {
     const c = b.containers[i % 3]!;
     const v = odd[i]!;

@@ -27,22 +27,34 @@ function fields(p: Point, metrics: readonly { key: string; column: string }[], v
 // sorted by name as Point sorts them. The result is byte-identical to Point.toLineProtocol()
 // (checked in the tests against batchToLines, which uses Point for every line) at a fraction of
 // the cost: at ingest rates Point's per-point tag sorting and escaping was the largest CPU cost.
-const SORTED_CONTAINER = [...CONTAINER_METRICS].sort((a, b) => (a.column < b.column ? -1 : 1));
-// Keyed by container id; the other tags are compared (cheap) instead of joined into a key.
-const prefixCache = new Map<string, { host: string; name: string; image: string; bytes: Buffer }>();
+interface CachedPrefix { tags: string[]; bytes: Buffer }
+// Keyed by container id (by agent id for hosts); the other tags are compared (cheap) instead of
+// joined into a key.
+const containerPrefixes = new Map<string, CachedPrefix>();
+const hostPrefixes = new Map<string, CachedPrefix>();
 const PREFIX_CACHE_MAX = 100_000;
 
-function seriesEntry(hostname: string, id: string, name: string, image: string): { bytes: Buffer } {
-  const hit = prefixCache.get(id);
-  if (hit && hit.host === hostname && hit.name === name && hit.image === image) return hit;
-  const probe = new Point(MEASUREMENT.container)
-    .tag('host', hostname).tag('container_id', id).tag('container_name', name).tag('image', image)
-    .floatField('x', 0).toLineProtocol({ convertTime: () => undefined })!;
-  if (prefixCache.size >= PREFIX_CACHE_MAX) prefixCache.clear();
-  const entry = { host: hostname, name, image, bytes: Buffer.from(probe.slice(0, probe.length - ' x=0'.length)) };
-  prefixCache.set(id, entry);
-  return entry;
+/** `tags` is the caller's reused array (no garbage per line); a miss keeps a copy. */
+function seriesPrefix(cache: Map<string, CachedPrefix>, key: string, measurement: string, tagNames: readonly string[], tags: string[]): Buffer {
+  const hit = cache.get(key);
+  if (hit) {
+    let same = true;
+    for (let i = 0; i < tags.length && same; i++) same = hit.tags[i] === tags[i];
+    if (same) return hit.bytes;
+  }
+  const probe = new Point(measurement);
+  tagNames.forEach((name, i) => probe.tag(name, tags[i]!));
+  const line = probe.floatField('x', 0).toLineProtocol({ convertTime: () => undefined })!;
+  if (cache.size >= PREFIX_CACHE_MAX) cache.clear();
+  const bytes = Buffer.from(line.slice(0, line.length - ' x=0'.length));
+  cache.set(key, { tags: [...tags], bytes });
+  return bytes;
 }
+
+const CONTAINER_TAGS = ['host', 'container_id', 'container_name', 'image'] as const;
+const HOST_TAGS = ['host', 'agent_id'] as const;
+const containerTags = ['', '', '', ''];
+const hostTags = ['', ''];
 
 /** A container line built with Point: the reference the tests hold batchToBuffer to. */
 export function containerLineWithPoint(hostname: string, c: ContainerSample): string | undefined {
@@ -56,7 +68,12 @@ export function containerLineWithPoint(hostname: string, c: ContainerSample): st
 // The write path encodes a batch into one Buffer without a string per line: at ingest rates the
 // per-line strings were most of the server's garbage.
 
-const FIELD_NAMES = SORTED_CONTAINER.map((m) => ({ key: m.key, first: Buffer.from(`${m.column}=`), next: Buffer.from(`,${m.column}=`) }));
+/** A measurement's fields in the order Point writes them (by name), with their `name=` bytes. */
+const fieldWriters = <K extends string>(metrics: readonly { key: K; column: string }[]): Array<{ key: K; first: Buffer; next: Buffer }> =>
+  [...metrics].sort((x, y) => (x.column < y.column ? -1 : 1))
+    .map((m) => ({ key: m.key, first: Buffer.from(`${m.column}=`), next: Buffer.from(`,${m.column}=`) }));
+const CONTAINER_FIELDS = fieldWriters(CONTAINER_METRICS);
+const HOST_FIELDS = fieldWriters(HOST_METRICS);
 let scratch = Buffer.allocUnsafe(256 * 1024);
 
 function ensure(off: number, more: number): void {
@@ -66,19 +83,72 @@ function ensure(off: number, more: number): void {
   scratch = bigger;
 }
 
-/** Writes String(v) for a finite number; non-negative safe integers digit by digit (no string). */
+// Two ASCII digits per index 0..99: integers are written two digits per division.
+const DIGIT_PAIRS = Buffer.from(Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0')).join(''), 'latin1');
+
+/** Digits in v, an integer in [0, 1e8). */
+const digitCount = (v: number): number =>
+  v < 10 ? 1 : v < 100 ? 2 : v < 1000 ? 3 : v < 10_000 ? 4 : v < 100_000 ? 5 : v < 1_000_000 ? 6 : v < 10_000_000 ? 7 : 8;
+
+/** Writes v (an integer in [0, 1e8)) so that it ends at `end`, zero-padded back to `start`. */
+function writeDigitsBackwards(end: number, v: number, start: number): void {
+  let i = end;
+  // Below 1e8 every quotient fits int32, so `| 0` divisions are exact.
+  while (v >= 100) {
+    const q = (v / 100) | 0;
+    const pair = (v - q * 100) * 2;
+    scratch[--i] = DIGIT_PAIRS[pair + 1]!;
+    scratch[--i] = DIGIT_PAIRS[pair]!;
+    v = q;
+  }
+  if (v >= 10) { scratch[--i] = DIGIT_PAIRS[v * 2 + 1]!; scratch[--i] = DIGIT_PAIRS[v * 2]!; } else scratch[--i] = 48 + v;
+  while (i > start) scratch[--i] = 48;
+}
+
+/**
+ * Writes String(v) for a finite number. Non-negative safe integers (counters, byte sizes,
+ * timestamps: most fields) go digit pair by digit pair in 8-digit halves, without a string;
+ * the rest through String(). At ingest rates String() plus a Buffer write per field was the
+ * largest part of encoding a line.
+ */
 function writeNumber(off: number, v: number): number {
   if (v >= 0 && Number.isSafeInteger(v)) {
-    let len = 1;
-    for (let n = v; n >= 10; n = Math.floor(n / 10)) len++;
-    let n = v;
-    for (let i = off + len - 1; i >= off; i--) {
-      scratch[i] = 48 + (n % 10);
-      n = Math.floor(n / 10);
+    if (v < 1e8) {
+      const end = off + digitCount(v);
+      writeDigitsBackwards(end, v, end);
+      return end;
     }
-    return off + len;
+    const high = Math.floor(v / 1e8); // < 2^53 / 1e8, so below 1e8 too
+    const mid = off + digitCount(high);
+    writeDigitsBackwards(mid, high, mid);
+    writeDigitsBackwards(mid + 8, v - high * 1e8, mid);
+    return mid + 8;
   }
-  return off + scratch.write(String(v), off, 'latin1');
+  return off + (scratch as Buffer & { latin1Write(s: string, offset: number): number }).latin1Write(String(v), off);
+}
+
+/**
+ * Appends one line at `off` (after a newline unless it is the first): prefix, the sample's
+ * finite fields, timestamp. Returns the new end, or `off` when no field is finite (Point
+ * writes no line then either).
+ */
+function writeLine<K extends string>(off: number, first: boolean, prefix: Buffer, fields: ReadonlyArray<{ key: K; first: Buffer; next: Buffer }>,
+  sample: Record<K, number>, timestampMs: number): number {
+  ensure(off, prefix.length + 40 * fields.length + 40);
+  let at = off;
+  if (!first) scratch[at++] = 10;
+  at += prefix.copy(scratch, at);
+  scratch[at++] = 32;
+  const fieldsStart = at;
+  for (const f of fields) {
+    const v = sample[f.key];
+    if (!Number.isFinite(v)) continue;
+    at += (at === fieldsStart ? f.first : f.next).copy(scratch, at);
+    at = writeNumber(at, v);
+  }
+  if (at === fieldsStart) return off;
+  scratch[at++] = 32;
+  return writeNumber(at, timestampMs);
 }
 
 /** The batch's lines as one newline-separated UTF-8 Buffer, and how many lines it holds. */
@@ -86,37 +156,23 @@ export function batchToBuffer(batch: MetricBatch): { body: Buffer; count: number
   let off = 0;
   let count = 0;
   for (const c of batch.containers) {
-    const series = seriesEntry(batch.hostname, c.id, c.name, c.image);
-    ensure(off, series.bytes.length + 600);
-    const lineStart = off;
-    if (count > 0) scratch[off++] = 10;
-    off += series.bytes.copy(scratch, off);
-    scratch[off++] = 32;
-    const fieldsStart = off;
-    for (const f of FIELD_NAMES) {
-      const v = c[f.key];
-      if (!Number.isFinite(v)) continue;
-      off += (off === fieldsStart ? f.first : f.next).copy(scratch, off);
-      off = writeNumber(off, v);
-    }
-    if (off === fieldsStart) { off = lineStart; continue; } // no field: no line, as Point
-    scratch[off++] = 32;
-    off = writeNumber(off, c.timestampMs);
-    count++;
+    containerTags[0] = batch.hostname; containerTags[1] = c.id; containerTags[2] = c.name; containerTags[3] = c.image;
+    const prefix = seriesPrefix(containerPrefixes, c.id, MEASUREMENT.container, CONTAINER_TAGS, containerTags);
+    const end = writeLine(off, count === 0, prefix, CONTAINER_FIELDS, c, c.timestampMs);
+    if (end !== off) { off = end; count++; }
   }
-  const hostLine = hostLineOf(batch);
-  if (hostLine) {
-    ensure(off, Buffer.byteLength(hostLine) + 1);
-    if (count > 0) scratch[off++] = 10;
-    off += scratch.write(hostLine, off);
-    count++;
+  if (batch.host) {
+    hostTags[0] = batch.hostname; hostTags[1] = batch.agentId;
+    const prefix = seriesPrefix(hostPrefixes, batch.agentId, MEASUREMENT.host, HOST_TAGS, hostTags);
+    const end = writeLine(off, count === 0, prefix, HOST_FIELDS, batch.host, batch.host.timestampMs);
+    if (end !== off) { off = end; count++; }
   }
   const body = Buffer.allocUnsafe(off);
   scratch.copy(body, 0, 0, off);
   return { body, count };
 }
 
-function hostLineOf(batch: MetricBatch): string | undefined {
+function hostLineWithPoint(batch: MetricBatch): string | undefined {
   if (!batch.host) return undefined;
   const p = new Point(MEASUREMENT.host).tag('host', batch.hostname).tag('agent_id', batch.agentId)
     .timestamp(batch.host.timestampMs);
@@ -130,7 +186,7 @@ export function batchToLines(batch: MetricBatch): string[] {
     const line = containerLineWithPoint(batch.hostname, c);
     if (line) lines.push(line);
   }
-  const hostLine = hostLineOf(batch);
+  const hostLine = hostLineWithPoint(batch);
   if (hostLine) lines.push(hostLine);
   return lines;
 }
