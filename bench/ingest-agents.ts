@@ -94,17 +94,18 @@ async function main(o: AgentsConfig): Promise<void> {
   setTimeout(() => { measuring = true; t0 = performance.now(); }, o.warmupMs);
   let stop = false;
   if (o.batchesPerSec) {
-    const tickMs = 20;
-    const perTick = (o.batchesPerSec * tickMs) / 1000;
-    let carry = 0;
+    // Paced by elapsed time, not by timer ticks: a tick that comes late (this process short of
+    // CPU) sends what fell due meanwhile, so the offered rate is the planned one.
+    const start = performance.now();
+    let sent = 0;
     let rr = 0;
     const timer = setInterval(() => {
-      carry += perTick;
-      while (carry >= 1) {
+      const due = Math.floor(((performance.now() - start) * o.batchesPerSec!) / 1000);
+      while (sent < due) {
         send(agents[rr++ % agents.length]!);
-        carry -= 1;
+        sent++;
       }
-    }, tickMs);
+    }, 20);
     await sleep(o.warmupMs + o.seconds * 1000);
     clearInterval(timer);
   } else {

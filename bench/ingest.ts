@@ -14,7 +14,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createInfluxStore } from '../src/infrastructure/influx/store.js';
+import { createInfluxStore, rollupStatement } from '../src/infrastructure/influx/store.js';
 import { createSqliteStore } from '../src/infrastructure/sqlite/store.js';
 import { autoStepMs } from '../src/domain/rollup.js';
 import type { Logger } from '../src/application/ports.js';
@@ -56,6 +56,8 @@ export interface IngestBenchResult {
   ceilingSmallRequests: { pointsPerSec: number; influxdCpuPercent: number };
   /** influxd alone, paced at 60 % of the ceiling with 5,000-point requests: its own write latency at the target rate. */
   influxdAlonePaced: { pointsPerSec: number; p50Ms: number; p95Ms: number; influxdCpuPercent: number };
+  /** influxd CPU per point: writing the ceiling's points, and reading them once for the 1-minute rollups. */
+  rollupCost: { points: number; writePointsPerCpuSec: number; rollupPointsPerCpuSec: number; rollupWallMs: number };
   adapterInflux: Rate;
   adapterSqlite: Rate;
   grpcInflux: GrpcRate;
@@ -145,8 +147,8 @@ async function postCeiling(url: string, db: string, body: Buffer): Promise<void>
 }
 
 /** Points/s influxd takes from 4 writers posting pre-built line protocol, `perRequest`-point batches (5,000 by default), to /write. */
-export async function ceiling(url: string, seconds: number, perRequest = 5000): Promise<number> {
-  const db = `bench_ceiling_${Date.now()}`;
+export async function ceiling(url: string, seconds: number, perRequest = 5000, into?: string): Promise<number> {
+  const db = into ?? `bench_ceiling_${Date.now()}`;
   await fetch(`${url}/query?q=${encodeURIComponent(`CREATE DATABASE "${db}"`)}`, { method: 'POST' });
   const body = ceilingBodies(perRequest);
   let points = 0;
@@ -160,8 +162,35 @@ export async function ceiling(url: string, seconds: number, perRequest = 5000): 
     }
   }));
   const secs = (Date.now() - t0) / 1000;
-  await fetch(`${url}/query?q=${encodeURIComponent(`DROP DATABASE "${db}"`)}`, { method: 'POST' });
+  if (!into) await fetch(`${url}/query?q=${encodeURIComponent(`DROP DATABASE "${db}"`)}`, { method: 'POST' });
   return Math.round(points / secs);
+}
+
+/**
+ * What rolling points up costs influxd next to what writing them cost: the ceiling's writers fill
+ * a database, then the adapter's own rollup statement (the one a continuous query ran every
+ * minute before decision 005, and backfills still run) reads them all once. influxd CPU-seconds
+ * of each, from /proc.
+ */
+export async function rollupQueryCost(url: string, pid: number | undefined, seconds: number, print: (l: string) => void): Promise<{ points: number; writePointsPerCpuSec: number; rollupPointsPerCpuSec: number; rollupWallMs: number }> {
+  const db = `bench_rollup_${Date.now()}`;
+  const cpu = (): number => (pid ? cpuTicks(pid) / 100 : NaN);
+  const c0 = cpu();
+  const t0 = Date.now();
+  const rate = await ceiling(url, seconds, 5000, db);
+  const points = Math.round((rate * (Date.now() - t0)) / 1000);
+  const writeCpu = cpu() - c0;
+  await settle(pid, print);
+  const c1 = cpu();
+  const w0 = performance.now();
+  const r = await fetch(`${url}/query?db=${db}&q=${encodeURIComponent(rollupStatement('container', 0, Date.now() + 86_400_000))}`, { method: 'POST' });
+  if (r.status !== 200) throw new Error(`rollup query: HTTP ${r.status} ${await r.text()}`);
+  const body = await r.text();
+  if (/"error"/.test(body)) throw new Error(`rollup query: ${body.slice(0, 300)}`);
+  const rollupWallMs = Math.round(performance.now() - w0);
+  const rollupCpu = cpu() - c1;
+  await fetch(`${url}/query?q=${encodeURIComponent(`DROP DATABASE "${db}"`)}`, { method: 'POST' });
+  return { points, writePointsPerCpuSec: Math.round(points / writeCpu), rollupPointsPerCpuSec: Math.round(points / rollupCpu), rollupWallMs };
 }
 
 /**
@@ -406,6 +435,9 @@ export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBe
     });
     const influxdAlonePaced = { ...alonePaced, ...pacedLatency };
     print(`(a'') influxd alone paced at 60% of the ceiling, 5,000-point requests: ${JSON.stringify(influxdAlonePaced)}`);
+    await settle(influxd?.pid(), print);
+    const rollupCost = await rollupQueryCost(url, influxd?.pid(), Math.min(seconds, 8), print);
+    print(`(a''') rollup query vs writes, influxd CPU: ${JSON.stringify(rollupCost)}`);
 
     // gRPC -> server first, on the influxd the ceiling was just measured on. Every phase gets a
     // server process and database of its own (dropped afterwards, then influxd settles), so no
@@ -458,7 +490,7 @@ export async function runIngest(opts: IngestBenchOptions = {}): Promise<IngestBe
     print(`history 24 h at auto step (median of 20): influx ${hInflux} ms, embedded ${hSqlite} ms (rollup tier), ${hSqliteRaw} ms before compaction (raw rows)`);
 
     return {
-      machine: m, ceilingPointsPerSec: ceil, ceilingInfluxdCpuPercent: ceilRun.influxdCpuPercent, ceilingSmallRequests: smallRequests, influxdAlonePaced, adapterInflux, adapterSqlite,
+      machine: m, ceilingPointsPerSec: ceil, ceilingInfluxdCpuPercent: ceilRun.influxdCpuPercent, ceilingSmallRequests: smallRequests, influxdAlonePaced, rollupCost, adapterInflux, adapterSqlite,
       grpcInflux, grpcInfluxPaced: paced, grpcSqlite, grpcNullStore: grpcNull,
       history24hMs: { influx: hInflux, sqlite: hSqlite, sqliteRawTier: hSqliteRaw },
     };

@@ -51,11 +51,28 @@ test('influx 1.6.7: version detected, database created, batches read back aggreg
     assert.deepEqual(got.map((p) => p.timestampMs), want.map((p) => p.timestampMs));
     got.forEach((p, k) => { for (const m of CONTAINER_METRICS) close(p.values[m.key], want[k]!.values[m.key], `${m.key}@${k}`); });
 
-    // Whole-minute steps read the 1-minute rollups; these points are old, so the adapter's
-    // backfill (not the continuous query's 10-minute window) must have rolled them up.
+    // Whole-minute steps read the 1-minute rollups. The stream summed the minutes it saw whole
+    // (1 to 3) as they passed; the first (maybe begun elsewhere, and resent) and the last (still
+    // open) wait to be recomputed from raw points, which backfillRollups() does now.
+    const rollupRows = async (): Promise<string> => (await fetch(`${url}/query?db=${bucket}&epoch=ms&q=${encodeURIComponent('SELECT count(cpu_percent_n) FROM container_1m')}`)).text();
+    assert.match(await rollupRows(), /"values":\[\[0,12\]\]/, 'minutes 1-3 of 4 containers, from the stream');
+    assert.equal((await store.health()).rollupBackfillsWaiting as number > 0, true);
     await store.backfillRollups();
-    const rolled = await fetch(`${url}/query?db=${bucket}&epoch=ms&q=${encodeURIComponent('SELECT count(cpu_percent_n) FROM container_1m')}`);
-    assert.match(await rolled.text(), /"values":\[\[0,20\]\]/, 'one rollup row per container and minute (4 x 5)');
+    assert.match(await rollupRows(), /"values":\[\[0,20\]\]/, 'one rollup row per container and minute (4 x 5)');
+    // Rows from the stream equal what InfluxDB computes from the raw points.
+    const fromRaw = await fetch(`${url}/query?db=${bucket}&epoch=ms&q=${encodeURIComponent(
+      `SELECT sum(cpu_percent), count(cpu_percent), max(net_rx_bytes) FROM container WHERE time >= ${T0 + 60_000}ms AND time < ${T0 + 240_000}ms GROUP BY time(1m), container_id`)}`);
+    const fromStream = await fetch(`${url}/query?db=${bucket}&epoch=ms&q=${encodeURIComponent(
+      `SELECT cpu_percent_sum, cpu_percent_n, net_rx_bytes FROM container_1m WHERE time >= ${T0 + 60_000}ms AND time < ${T0 + 240_000}ms GROUP BY container_id`)}`);
+    const rowsOf = (j: { results: Array<{ series?: Array<{ tags: Record<string, string>; values: number[][] }> }> }): Map<string, number[][]> =>
+      new Map((j.results[0]!.series ?? []).map((x) => [x.tags.container_id!, x.values]));
+    const raw3 = rowsOf(await fromRaw.json() as never);
+    const stream3 = rowsOf(await fromStream.json() as never);
+    assert.equal(stream3.size, 4);
+    for (const [id, rows] of stream3) {
+      assert.equal(rows.length, 3, id);
+      rows.forEach((r, k) => { r.forEach((v, col) => close(v, raw3.get(id)![k]![col], `${id} minute ${k} column ${col}`)); });
+    }
     const want2m = aggregate(batches.map((b) => ({ timestampMs: b.timestampMs, values: containerValues(b.containers[2]!) })), 120_000, CONTAINER_METRICS);
     const got2m = await reader.queryContainer({ containerId: ids[2]!, fromMs: T0, toMs: T0 + 300_000, stepMs: 120_000 });
     assert.deepEqual(got2m.map((p) => p.timestampMs), want2m.map((p) => p.timestampMs));
@@ -82,6 +99,52 @@ test('influx 1.6.7: version detected, database created, batches read back aggreg
     const all = await reader.queryAlerts({ fromMs: T0, toMs: T0 + 100_000 });
     assert.deepEqual(all.map((a) => a.state), ['resolved', 'firing']);
     await reader.close();
+  } finally {
+    await store.close();
+    await dropDb(url, bucket);
+  }
+});
+
+test('influx rollups: a minute with a gap is recomputed from raw points after the grace; a new process recomputes the minutes before it', async () => {
+  const url = requireEnv('TEST_INFLUXDB_URL');
+  const bucket = dbName();
+  const rows = async (where: string): Promise<Array<[number, number, number]>> => {
+    const r = await fetch(`${url}/query?db=${bucket}&epoch=ms&q=${encodeURIComponent(`SELECT cpu_percent_sum, cpu_percent_n FROM container_1m WHERE ${where}`)}`);
+    return ((await r.json() as { results: Array<{ series?: Array<{ values: Array<[number, number, number]> }> }> }).results[0]!.series?.[0]?.values) ?? [];
+  };
+  const until = async (what: string, f: () => Promise<boolean>): Promise<void> => {
+    const deadline = Date.now() + 15_000;
+    while (!(await f())) {
+      if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const minute = Math.floor(Date.now() / 60_000) * 60_000;
+  // A process that died before rolling anything up: raw points only, minutes -3 and -2.
+  const dead = createInfluxStore({ url, bucket, rollups: false });
+  const T1 = minute - 3 * 60_000;
+  for (let i = 0; i < 120; i++) await dead.writeBatch(makeBatch('agent-d', 'host-d', ['dead1'], T1 + i * 1000, i, false));
+  await dead.close();
+
+  const store = createInfluxStore({ url, bucket, backfillEveryMs: 100, backfillGraceMs: 300 });
+  try {
+    // One sample lost in the second of three minutes, twenty minutes ago.
+    const T0 = minute - 20 * 60_000;
+    const sent = Array.from({ length: 180 }, (_, i) => makeBatch('agent-g', 'host-g', ['gap1'], T0 + i * 1000, i, false)).filter((_, i) => i !== 75);
+    for (const b of sent) await store.writeBatch(b);
+    const want = (m: number): [number, number] => {
+      const inMinute = sent.filter((b) => b.timestampMs >= m && b.timestampMs < m + 60_000).map((b) => b.containers[0]!.cpuPercent);
+      return [inMinute.reduce((a, v) => a + v, 0), inMinute.length];
+    };
+    // Minute 0 (first seen) and 1 (the gap) are recomputed once the grace is over; 2 is open.
+    await until('minutes 0 and 1 recomputed', async () => (await rows(`container_id = 'gap1'`)).length === 2);
+    const got = await rows(`container_id = 'gap1'`);
+    assert.deepEqual(got.map((r) => r[0]), [T0, T0 + 60_000]);
+    got.forEach((r, k) => { const [sum, n] = want(T0 + k * 60_000); close(r[1], sum, `sum ${k}`); assert.equal(r[2], n); });
+    assert.equal(got[1]![2], 59, 'the minute with the gap counts the samples that exist');
+    // The new process's own first write landed: the minutes before its start are recomputed.
+    await until('the dead process\'s minutes recomputed', async () => (await rows(`container_id = 'dead1'`)).length === 2);
+    assert.deepEqual((await rows(`container_id = 'dead1'`)).map((r) => [r[0], r[2]]), [[T1, 60], [T1 + 60_000, 60]]);
   } finally {
     await store.close();
     await dropDb(url, bucket);

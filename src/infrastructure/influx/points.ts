@@ -8,8 +8,9 @@
 // Timestamps are in ms (precision=ms): same tags and timestamp overwrite = idempotent writes.
 import { Point } from '@influxdata/influxdb-client';
 import type { ContainerSample, MetricBatch } from '../../domain/types.js';
-import { containerValues, CONTAINER_METRICS, hostValues, HOST_METRICS } from '../../domain/rollup.js';
+import { containerValues, CONTAINER_METRICS, hostValues, HOST_METRICS, type MetricDef } from '../../domain/rollup.js';
 import type { AlertEvent } from '../../application/store-ports.js';
+import type { MinuteRow } from '../../domain/minute-rollup.js';
 
 export const MEASUREMENT = { container: 'container', host: 'host', alert: 'alert' } as const;
 
@@ -189,6 +190,22 @@ export function batchToLines(batch: MetricBatch): string[] {
   const hostLine = hostLineWithPoint(batch);
   if (hostLine) lines.push(hostLine);
   return lines;
+}
+
+/**
+ * A 1-minute rollup row as line protocol: per gauge `<column>_sum` (float) and `<column>_n`
+ * (integer), per counter `<column>` (its max): what `SELECT sum(), count(), max() ... GROUP BY
+ * time(1m), *` writes, so rows from the stream and rows recomputed from raw points are alike.
+ */
+export function rollupLine(measurement: string, tags: ReadonlyArray<readonly [string, string]>, metrics: readonly MetricDef<string>[], row: MinuteRow<unknown>): string | undefined {
+  const p = new Point(measurement).timestamp(row.minuteMs);
+  for (const [k, v] of tags) p.tag(k, v);
+  metrics.forEach((m, i) => {
+    if (!row.counts[i]) return;
+    if (m.agg === 'max') p.floatField(m.column, row.maxes[i]!);
+    else p.floatField(`${m.column}_sum`, row.sums[i]!).intField(`${m.column}_n`, row.counts[i]!);
+  });
+  return p.toLineProtocol();
 }
 
 export function alertToLine(evt: AlertEvent): string {

@@ -13,14 +13,15 @@ import https from 'node:https';
 import zlib from 'node:zlib';
 import { promisify } from 'node:util';
 import { InfluxDB } from '@influxdata/influxdb-client';
-import { CONTAINER_METRICS, HOST_METRICS, type MetricDef, type SeriesPoint } from '../../domain/rollup.js';
+import { CONTAINER_METRICS, HOST_METRICS, type ContainerMetricKey, type HostMetricKey, type MetricDef, type SeriesPoint } from '../../domain/rollup.js';
 import type {
   AlertEvent, AlertQuery, ContainerRangeQuery, HostRangeQuery, LatestPoint, MetricsStore, StoreHealth,
 } from '../../application/store-ports.js';
 import type { Logger } from '../../application/ports.js';
-import type { MetricBatch } from '../../domain/types.js';
+import type { ContainerSample, MetricBatch } from '../../domain/types.js';
 import { AppError } from '../../application/errors.js';
-import { alertToLine, batchToBuffer, MEASUREMENT } from './points.js';
+import { alertToLine, batchToBuffer, MEASUREMENT, rollupLine } from './points.js';
+import { MinuteRollups, ROLLUP_MINUTE_MS, type RollupOutput } from '../../domain/minute-rollup.js';
 
 const gzip = promisify(zlib.gzip);
 
@@ -55,35 +56,63 @@ export interface InfluxStoreOptions {
    * on, except for a loopback URL, where compressing costs CPU and saves nothing.
    */
   gzip?: boolean;
-  /** 1-minute rollups through continuous queries on 1.x servers (default on). */
+  /** 1-minute rollups on 1.x servers, computed as batches stream in (default on). */
   rollups?: boolean;
-  /** How often late points are rolled up, default 30 s. */
+  /** How often minutes the stream could not roll up are recomputed from raw points, default 30 s. */
   backfillEveryMs?: number;
+  /**
+   * How long after its raw points are written a minute waits before it is recomputed, default
+   * 60 s: other replicas (or an agent's retries) may still be writing points of that minute.
+   */
+  backfillGraceMs?: number;
   log?: Logger;
 }
 
-/** Line protocol ready to send: `count` lines; `minTs` the oldest metric timestamp (0 for none). */
-export interface EncodedWrite { body: Buffer; count: number; minTs: number }
+/** A series-minute whose rollup is recomputed from raw points: which measurement, its two identifying tags. */
+export interface BackfillKey { m: 'container' | 'host'; host: string; id: string; t: number }
 
-// An EncodedWrite as a spool record: [u8 1][u32 count][f64 minTs][line protocol]. Records
-// of earlier versions were JSON ({"kind":"batch"|"alert",...}, first byte "{"): they are
-// encoded on read, so a spool left by an older server is still written, not cut as torn.
+/**
+ * Line protocol ready to send: `count` lines (raw points, and 1-minute rollup rows the stream
+ * completed); `minTs` the oldest metric timestamp (0 for none). `rolled`: the batch went through
+ * this version's rollups (records from older versions did not, and get their range recomputed);
+ * `epoch` tells records of this process from those of an earlier run; `backfill`: minutes the
+ * stream could not roll up itself, recomputed from raw points once these lines are written.
+ */
+export interface EncodedWrite { body: Buffer; count: number; minTs: number; rolled: boolean; epoch: number; backfill?: BackfillKey[] }
+
+// An EncodedWrite as a spool record:
+//   v2: [u8 2][u32 count][f64 minTs][u32 epoch][u32 n][n bytes: JSON BackfillKey[], or none][line protocol]
+//   v1: [u8 1][u32 count][f64 minTs][line protocol]  (before rollups were computed in the stream)
+// Records of still earlier versions were JSON ({"kind":"batch"|"alert",...}, first byte "{"):
+// they are encoded on read, so a spool left by an older server is still written, not cut as torn.
 const RECORD_V1 = 1;
-function encodedCodec(encodeBatch: (b: MetricBatch) => EncodedWrite, encodeAlert: (e: AlertEvent) => EncodedWrite) {
+const RECORD_V2 = 2;
+function encodedCodec(encodeLines: (b: MetricBatch) => EncodedWrite, encodeAlert: (e: AlertEvent) => EncodedWrite) {
   return {
     encode(e: EncodedWrite): Buffer[] {
-      const head = Buffer.allocUnsafe(13);
-      head.writeUInt8(RECORD_V1, 0);
+      const meta = e.backfill && e.backfill.length > 0 ? Buffer.from(JSON.stringify(e.backfill)) : undefined;
+      const head = Buffer.allocUnsafe(21);
+      head.writeUInt8(RECORD_V2, 0);
       head.writeUInt32LE(e.count, 1);
       head.writeDoubleLE(e.minTs, 5);
-      return [head, e.body];
+      head.writeUInt32LE(e.epoch, 13);
+      head.writeUInt32LE(meta?.length ?? 0, 17);
+      return meta ? [head, meta, e.body] : [head, e.body];
     },
     decode(buf: Buffer): EncodedWrite {
+      if (buf[0] === RECORD_V2 && buf.length >= 21) {
+        const n = buf.readUInt32LE(17);
+        const backfill = n > 0 ? JSON.parse(buf.toString('utf8', 21, 21 + n)) as BackfillKey[] : undefined;
+        return {
+          count: buf.readUInt32LE(1), minTs: buf.readDoubleLE(5), rolled: true, epoch: buf.readUInt32LE(13),
+          body: buf.subarray(21 + n), ...(backfill ? { backfill } : {}),
+        };
+      }
       if (buf[0] === RECORD_V1 && buf.length >= 13) {
-        return { count: buf.readUInt32LE(1), minTs: buf.readDoubleLE(5), body: buf.subarray(13) };
+        return { count: buf.readUInt32LE(1), minTs: buf.readDoubleLE(5), body: buf.subarray(13), rolled: false, epoch: 0 };
       }
       const legacy = JSON.parse(buf.toString('utf8')) as { kind: 'batch'; batch: MetricBatch } | { kind: 'alert'; evt: AlertEvent };
-      if (legacy.kind === 'batch') return encodeBatch(legacy.batch);
+      if (legacy.kind === 'batch') return encodeLines(legacy.batch);
       if (legacy.kind === 'alert') return encodeAlert(legacy.evt);
       throw new Error('spool record: unknown kind');
     },
@@ -100,7 +129,10 @@ export interface InfluxStore extends MetricsStore {
   encodedCodec: { encode(e: EncodedWrite): Buffer[]; decode(buf: Buffer): EncodedWrite };
   /** Resolves the server version and ensures the database/bucket exists. Called lazily too. */
   ready(): Promise<{ version: string; writePath: 'v1' | 'v2' }>;
-  /** Run the rollup backfill for late points now (it also runs every backfillEveryMs). */
+  /**
+   * Recompute now every minute waiting for it, and every minute still open in the stream (as if
+   * it ended here); the adapter does this on its own every backfillEveryMs, after the grace.
+   */
   backfillRollups(): Promise<void>;
 }
 
@@ -153,6 +185,22 @@ export function httpError(status: number, body: string, retryAfter: string | nul
 
 const networkError = (err: unknown, what: string): AppError =>
   err instanceof AppError ? err : new AppError('UNAVAILABLE', `${what}: ${(err as Error)?.message ?? String(err)}`, { cause: err });
+
+const rollupName = (m: string): string => `${m}_1m`;
+const ROLLED = {
+  container: { measurement: MEASUREMENT.container, metrics: CONTAINER_METRICS, idTag: 'container_id' },
+  host: { measurement: MEASUREMENT.host, metrics: HOST_METRICS, idTag: 'agent_id' },
+} as const;
+const rollupSelect = (metrics: readonly MetricDef<string>[]): string => metrics.map((m) => (m.agg === 'max'
+  ? `max(${ident(m.column)}) AS ${ident(m.column)}`
+  : `sum(${ident(m.column)}) AS ${ident(`${m.column}_sum`)}, count(${ident(m.column)}) AS ${ident(`${m.column}_n`)}`)).join(', ');
+
+/** The InfluxQL that recomputes 1-minute rollup rows from raw points over [fromMs, toMs), optionally for some series. */
+export function rollupStatement(m: 'container' | 'host', fromMs: number, toMs: number, where?: string): string {
+  const r = ROLLED[m];
+  return `SELECT ${rollupSelect(r.metrics)} INTO ${ident(rollupName(r.measurement))} FROM ${ident(r.measurement)}
+    WHERE ${where ? `(${where}) AND ` : ''}time >= ${fromMs}ms AND time < ${toMs}ms GROUP BY time(1m), *`;
+}
 
 export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
   const base = opts.url.replace(/\/+$/, '');
@@ -261,7 +309,7 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
       legacy = writePath === 'v1';
       await ensureDatabase(writePath);
       info = { version, writePath };
-      if (rollupsOn()) await ensureContinuousQueries();
+      if (rollupsOn()) await dropContinuousQueries();
       log?.info({ version, writePath, bucket }, 'influxdb ready');
       return info;
     })().finally(() => { readyPromise = undefined; });
@@ -439,71 +487,174 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
     });
   }
 
-  // ---------- 1-minute rollups (1.x continuous queries) ----------
+  // ---------- 1-minute rollups ----------
   // A 24 h chart over raw 1 s points costs InfluxDB 1.x about 17 ms per field (150 ms for a
-  // container's 9 fields here), so steps of whole minutes read `<measurement>_1m`, filled by
-  // a continuous query (RESAMPLE FOR 10m catches slightly late points) and, for older late
-  // data (a spool replay), by a backfill this adapter runs itself. Rollups keep sum and count
-  // for gauges (exact weighted means across buckets) and max for counters. The newest
-  // RESAMPLE window is always read from raw points.
-  const ROLLUP_MS = 60_000;
-  const RESAMPLE_MS = 10 * 60_000;
+  // container's 9 fields here), so steps of whole minutes read `<measurement>_1m`. Its rows are
+  // summed from the stream as batches are encoded (domain/minute-rollup.ts) and travel in the
+  // same spooled write as the raw points; a minute the stream did not provably see whole is
+  // recomputed from raw points with SELECT ... INTO once those are written, after a grace.
+  // Earlier versions used a continuous query (RESAMPLE EVERY 1m FOR 10m): it re-read every raw
+  // point ten times, and reading costs influxd about what writing did, so it is dropped.
+  // Rollups keep sum and count for gauges (exact weighted means across buckets) and max for
+  // counters. The newest RAW_TAIL_MS are always read from raw points.
+  const ROLLUP_MS = ROLLUP_MINUTE_MS;
+  const RAW_TAIL_MS = 5 * 60_000;
+  const graceMs = opts.backfillGraceMs ?? 60_000;
+  /** Quiet this long after its minute ended, an open minute is recomputed from raw points. */
+  const IDLE_MS = 60_000;
   const rollupsOn = (): boolean => opts.rollups !== false && /^v?1\./.test(info?.version ?? '');
-  const rollupName = (m: string): string => `${m}_1m`;
-  const rollupSelect = (metrics: readonly MetricDef<string>[]): string => metrics.map((m) => (m.agg === 'max'
-    ? `max(${ident(m.column)}) AS ${ident(m.column)}`
-    : `sum(${ident(m.column)}) AS ${ident(`${m.column}_sum`)}, count(${ident(m.column)}) AS ${ident(`${m.column}_n`)}`)).join(', ');
+  // Until the version is known, roll up (1.x) rather than lose a minute.
+  const aggregating = (): boolean => opts.rollups !== false && (info === undefined || rollupsOn());
   const rollupRead = (metrics: readonly MetricDef<string>[]): string => metrics.map((m) => (m.agg === 'max'
     ? `max(${ident(m.column)}) AS ${ident(m.column)}`
     : `sum(${ident(`${m.column}_sum`)}) / sum(${ident(`${m.column}_n`)}) AS ${ident(m.column)}`)).join(', ');
-  const ROLLED = [
-    { measurement: MEASUREMENT.container, metrics: CONTAINER_METRICS },
-    { measurement: MEASUREMENT.host, metrics: HOST_METRICS },
-  ] as const;
 
-  async function ensureContinuousQueries(): Promise<void> {
-    for (const r of ROLLED) {
-      const name = ident(`dw_${r.measurement}_1m`);
-      try {
-        await influxql(`CREATE CONTINUOUS QUERY ${name} ON ${ident(bucket)} RESAMPLE EVERY 1m FOR 10m BEGIN
-          SELECT ${rollupSelect(r.metrics)} INTO ${ident(rollupName(r.measurement))} FROM ${ident(r.measurement)}
-          GROUP BY time(1m), * END`, { post: true, db: false });
-      } catch (err) {
-        // Exists already, or no admin right: reads still work from raw points, only slower.
-        if (!(err instanceof AppError && /already exists/.test(err.message))) {
-          log?.warn({ reason: (err as Error).message }, 'cannot create the InfluxDB continuous query for rollups; long ranges read raw points');
-        }
-      }
+  /** Continuous queries an earlier version created: they would redo, at great cost, what the stream does now. */
+  async function dropContinuousQueries(): Promise<void> {
+    for (const r of Object.values(ROLLED)) {
+      await influxql(`DROP CONTINUOUS QUERY ${ident(`dw_${r.measurement}_1m`)} ON ${ident(bucket)}`, { post: true, db: false })
+        .then(() => log?.info({ name: `dw_${r.measurement}_1m` }, 'dropped the continuous query of an earlier version: rollups are computed from the stream'))
+        .catch(() => undefined); // absent (the usual case) or no right
     }
   }
 
-  let lateFromMs: number | undefined;
-  function noteLate(minTs: number): void {
-    if (!rollupsOn()) return;
-    if (minTs < Date.now() - RESAMPLE_MS + ROLLUP_MS) lateFromMs = Math.min(lateFromMs ?? minTs, minTs);
+  const containerRollups = new MinuteRollups<ContainerMetricKey, ContainerSample>(CONTAINER_METRICS);
+  const hostRollups = new MinuteRollups<HostMetricKey, string>(HOST_METRICS); // series: the agent id
+  const epoch = (Math.floor(Math.random() * 0xffff_fffe) + 1) >>> 0;
+  let lastSweepMs = Date.now();
+
+  /** Rows the stream completed (as lines) and the minutes to recompute, for one batch. */
+  function rollUp(batch: MetricBatch): { lines: string[]; backfill: BackfillKey[] } {
+    const c: RollupOutput<ContainerSample> = { rows: [], uncertain: [] };
+    const h: RollupOutput<string> = { rows: [], uncertain: [] };
+    // An agent's samples are `intervalMs` apart; half an interval more allows for jitter, and a
+    // missed sample (twice the interval) still shows as a gap.
+    const gapMs = batch.intervalMs > 0 ? batch.intervalMs * 1.5 : 0;
+    for (const x of batch.containers) containerRollups.add(batch.hostname, x.id, x, x.timestampMs, x, gapMs, c);
+    if (batch.host) hostRollups.add(batch.hostname, batch.agentId, batch.agentId, batch.host.timestampMs, batch.host, gapMs, h);
+    const now = Date.now();
+    if (now - lastSweepMs >= 5000) {
+      lastSweepMs = now;
+      containerRollups.sweep(now, IDLE_MS, c);
+      hostRollups.sweep(now, IDLE_MS, h);
+    }
+    const lines: string[] = [];
+    for (const r of c.rows) {
+      const line = rollupLine(rollupName(MEASUREMENT.container), [['host', r.group], ['container_id', r.series.id], ['container_name', r.series.name], ['image', r.series.image]], CONTAINER_METRICS, r);
+      if (line) lines.push(line);
+    }
+    for (const r of h.rows) {
+      const line = rollupLine(rollupName(MEASUREMENT.host), [['host', r.group], ['agent_id', r.series]], HOST_METRICS, r);
+      if (line) lines.push(line);
+    }
+    const backfill: BackfillKey[] = [
+      ...c.uncertain.map((u) => ({ m: 'container' as const, host: u.group, id: u.series.id, t: u.minuteMs })),
+      ...h.uncertain.map((u) => ({ m: 'host' as const, host: u.group, id: u.series, t: u.minuteMs })),
+    ];
+    return { lines, backfill };
   }
 
-  /** Recomputes rollups for points that arrived too late for the continuous query. */
+  // Minutes waiting to be recomputed from raw points: one series' minute, or (records of an
+  // earlier version, the minutes around a restart) every series over a range.
+  interface Backfill { m: 'container' | 'host'; fromMs: number; toMs: number; series?: { host: string; id: string }; dueMs: number }
+  let backfills: Backfill[] = [];
+  const queueSeries = (k: BackfillKey, dueMs: number): void => { backfills.push({ m: k.m, fromMs: k.t, toMs: k.t + ROLLUP_MS, series: { host: k.host, id: k.id }, dueMs }); };
+  const queueRange = (fromMs: number, toMs: number, dueMs: number): void => {
+    const from = Math.floor(fromMs / ROLLUP_MS) * ROLLUP_MS;
+    const to = Math.floor(toMs / ROLLUP_MS) * ROLLUP_MS + ROLLUP_MS;
+    for (const m of ['container', 'host'] as const) {
+      // One waiting range per measurement, widened: a spool of old records asks once, not per record.
+      const waiting = backfills.find((b) => !b.series && b.m === m);
+      if (waiting) Object.assign(waiting, { fromMs: Math.min(waiting.fromMs, from), toMs: Math.max(waiting.toMs, to), dueMs: Math.max(waiting.dueMs, dueMs) });
+      else backfills.push({ m, fromMs: from, toMs: to, dueMs });
+    }
+  };
+  // The minutes around this start: an earlier process may have died with minutes open. They
+  // are recomputed once this process's own first write landed (every older spooled record,
+  // written in order, is in by then) or five minutes after start, whichever comes first.
+  const startedMs = Date.now();
+  let startupQueued = false;
+  function queueStartup(dueMs: number): void {
+    if (startupQueued || opts.rollups === false) return;
+    startupQueued = true;
+    queueRange(startedMs - 5 * ROLLUP_MS, startedMs, dueMs);
+  }
+
+  /** The SELECT ... INTO statements for a set of due backfills. */
+  function backfillStatements(due: Backfill[]): string[] {
+    const out: string[] = [];
+    const perMinute = new Map<string, Backfill[]>();
+    for (const b of due) {
+      if (!b.series) {
+        for (let t = b.fromMs; t < b.toMs; t += 10 * ROLLUP_MS) out.push(selectInto(b.m, t, Math.min(b.toMs, t + 10 * ROLLUP_MS)));
+        continue;
+      }
+      const key = `${b.m} ${b.fromMs}`;
+      const list = perMinute.get(key) ?? [];
+      if (!list.some((x) => x.series!.host === b.series!.host && x.series!.id === b.series!.id)) list.push(b);
+      perMinute.set(key, list);
+    }
+    for (const list of perMinute.values()) {
+      const { m, fromMs, toMs } = list[0]!;
+      // Past a few dozen series one pass over the whole minute is cheaper than the conditions.
+      if (list.length > 50) { out.push(selectInto(m, fromMs, toMs)); continue; }
+      const r = ROLLED[m];
+      const which = list.map((b) => `(${ident('host')} = ${q(b.series!.host)} AND ${ident(r.idTag)} = ${q(b.series!.id)})`).join(' OR ');
+      out.push(selectInto(m, fromMs, toMs, which));
+    }
+    return out;
+  }
+  const selectInto = (m: 'container' | 'host', fromMs: number, toMs: number, where?: string): string => rollupStatement(m, fromMs, toMs, where);
+
+  let backfilling: Promise<void> | undefined;
+  /** Recomputes the due minutes (all of them with `all`); what fails stays queued for the next round. */
+  function runBackfills(all: boolean): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (!rollupsOn()) return;
+      const now = Date.now();
+      const due = backfills.filter((b) => all || b.dueMs <= now);
+      if (due.length === 0) return;
+      const taken = new Set(due);
+      backfills = backfills.filter((b) => !taken.has(b));
+      const statements = backfillStatements(due);
+      for (let i = 0; i < statements.length; i++) {
+        try {
+          await influxql(statements[i]!, { post: true });
+        } catch (err) {
+          backfills.push(...due); // recomputing is idempotent: simply try them all again
+          throw err;
+        }
+      }
+    };
+    // One round at a time; the caller gets this round's outcome, the chain never rejects.
+    const p = (backfilling ?? Promise.resolve()).then(run);
+    const settled: Promise<void> = p.catch(() => undefined).finally(() => { if (backfilling === settled) backfilling = undefined; });
+    backfilling = settled;
+    return p;
+  }
+
   async function backfillRollups(): Promise<void> {
-    if (lateFromMs === undefined || !rollupsOn()) return;
-    const from = Math.floor(lateFromMs / ROLLUP_MS) * ROLLUP_MS;
-    lateFromMs = undefined;
-    const until = Math.floor((Date.now() - RESAMPLE_MS) / ROLLUP_MS) * ROLLUP_MS + ROLLUP_MS;
-    try {
-      for (let t = from; t < until; t += 6 * 3_600_000) {
-        const end = Math.min(until, t + 6 * 3_600_000);
-        for (const r of ROLLED) {
-          await influxql(`SELECT ${rollupSelect(r.metrics)} INTO ${ident(rollupName(r.measurement))} FROM ${ident(r.measurement)}
-            WHERE time >= ${t}ms AND time < ${end}ms GROUP BY time(1m), *`, { post: true });
-        }
-      }
-    } catch (err) {
-      lateFromMs = Math.min(lateFromMs ?? from, from); // try again next round
-      throw err;
-    }
+    const c: RollupOutput<ContainerSample> = { rows: [], uncertain: [] };
+    const h: RollupOutput<string> = { rows: [], uncertain: [] };
+    containerRollups.drainAll(c);
+    hostRollups.drainAll(h);
+    for (const u of c.uncertain) queueSeries({ m: 'container', host: u.group, id: u.series.id, t: u.minuteMs }, 0);
+    for (const u of h.uncertain) queueSeries({ m: 'host', host: u.group, id: u.series, t: u.minuteMs }, 0);
+    await runBackfills(true);
   }
   const backfillTimer = setInterval(() => {
-    backfillRollups().catch((err) => { log?.warn({ reason: (err as Error).message }, 'rollup backfill failed; will retry'); });
+    // A stream gone quiet leaves minutes open with no batch to carry them: queue them here.
+    const now = Date.now();
+    if (now - lastEncodeMs > IDLE_MS) {
+      const c: RollupOutput<ContainerSample> = { rows: [], uncertain: [] };
+      const h: RollupOutput<string> = { rows: [], uncertain: [] };
+      containerRollups.sweep(now, IDLE_MS, c);
+      hostRollups.sweep(now, IDLE_MS, h);
+      for (const u of c.uncertain) queueSeries({ m: 'container', host: u.group, id: u.series.id, t: u.minuteMs }, now + graceMs);
+      for (const u of h.uncertain) queueSeries({ m: 'host', host: u.group, id: u.series, t: u.minuteMs }, now + graceMs);
+    }
+    if (now - startedMs > 5 * ROLLUP_MS) queueStartup(now + graceMs);
+    runBackfills(false).catch((err) => { log?.warn({ reason: (err as Error).message }, 'rollup backfill failed; will retry'); });
   }, opts.backfillEveryMs ?? 30_000);
   backfillTimer.unref();
 
@@ -513,7 +664,7 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
     const raw = async (from: number, to: number): Promise<SeriesPoint[]> => toPoints(await influxql(`SELECT ${selectList(metrics)}
       FROM ${ident(measurement)} WHERE ${where} AND time >= ${Math.floor(from)}ms AND time <= ${Math.floor(to)}ms
       GROUP BY time(${step}ms) fill(none)`), metrics);
-    const split = Math.floor((Date.now() - RESAMPLE_MS) / step) * step;
+    const split = Math.floor((Date.now() - RAW_TAIL_MS) / step) * step;
     if (!rollupsOn() || step % ROLLUP_MS !== 0 || fromMs >= split) return raw(fromMs, toMs);
     const rolledTo = Math.min(split, toMs + 1);
     const [older, newer] = await Promise.all([
@@ -527,7 +678,8 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
 
   // ---------- encoded writes ----------
   // A batch is encoded once; the bytes are what the resilient store spools and what is sent.
-  function encodeBatch(batch: MetricBatch): EncodedWrite {
+  /** The batch's raw lines only (also how a record of an older version is re-encoded). */
+  function encodeLines(batch: MetricBatch): EncodedWrite {
     const { body, count } = batchToBuffer(batch);
     let minTs = batch.host?.timestampMs ?? Infinity;
     for (const c of batch.containers) {
@@ -535,14 +687,36 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
       knownContainers.add(c.id);
     }
     if (batch.host) { knownHosts.add(batch.hostname); knownHosts.add(batch.agentId); }
-    return { body, count, minTs: Number.isFinite(minTs) ? minTs : 0 };
+    return { body, count, minTs: Number.isFinite(minTs) ? minTs : 0, rolled: false, epoch: 0 };
   }
 
-  const encodeAlert = (evt: AlertEvent): EncodedWrite => ({ body: Buffer.from(alertToLine(evt)), count: 1, minTs: 0 });
+  let lastEncodeMs = Date.now();
+  /** Raw lines plus the rollup rows this batch completed, and the minutes to recompute. */
+  function encodeBatch(batch: MetricBatch): EncodedWrite {
+    const e = encodeLines(batch);
+    e.epoch = epoch;
+    if (!aggregating()) return e;
+    lastEncodeMs = Date.now();
+    e.rolled = true;
+    const { lines, backfill } = rollUp(batch);
+    if (lines.length > 0) {
+      e.body = Buffer.concat([e.body, Buffer.from(`${e.count > 0 ? '\n' : ''}${lines.join('\n')}`)]);
+      e.count += lines.length;
+    }
+    if (backfill.length > 0) e.backfill = backfill;
+    return e;
+  }
+
+  const encodeAlert = (evt: AlertEvent): EncodedWrite => ({ body: Buffer.from(alertToLine(evt)), count: 1, minTs: 0, rolled: true, epoch });
 
   async function writeEncoded(e: EncodedWrite): Promise<void> {
     await enqueue(e.body, e.count);
-    if (e.minTs > 0) noteLate(e.minTs);
+    if (!aggregating()) return;
+    const due = Date.now() + graceMs;
+    // A record of an older version carries no rollups: recompute the minutes it touched.
+    if (!e.rolled && e.minTs > 0) queueRange(e.minTs, Date.now(), due);
+    if (e.epoch === epoch) queueStartup(due);
+    for (const k of e.backfill ?? []) queueSeries(k, due);
   }
 
   async function hostWhere(hostId: string): Promise<string> {
@@ -556,7 +730,7 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
     encodeBatch,
     encodeAlert,
     writeEncoded,
-    encodedCodec: encodedCodec(encodeBatch, encodeAlert),
+    encodedCodec: encodedCodec(encodeLines, encodeAlert),
     writeBatch: (batch) => writeEncoded(encodeBatch(batch)),
     queryContainer: (r: ContainerRangeQuery) =>
       rangeQuery(MEASUREMENT.container, `${ident('container_id')} = ${q(r.containerId)}`, CONTAINER_METRICS, r.fromMs, r.toMs, r.stepMs),
@@ -616,7 +790,10 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
     async health(): Promise<StoreHealth> {
       try {
         const r = await ready();
-        return { backend: 'influxdb', ok: true, version: r.version, writePath: r.writePath, bucket, lastWriteOkMs, writeRequests, linesWritten };
+        return {
+          backend: 'influxdb', ok: true, version: r.version, writePath: r.writePath, bucket, lastWriteOkMs, writeRequests, linesWritten,
+          rollupMinutesOpen: containerRollups.size() + hostRollups.size(), rollupBackfillsWaiting: backfills.length,
+        };
       } catch (err) {
         return { backend: 'influxdb', ok: false, bucket, error: (err as Error).message, lastWriteOkMs };
       }
@@ -626,6 +803,13 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
       while (queue.length > 0 || inFlight.size > 0) {
         pump();
         await Promise.allSettled([...inFlight]);
+      }
+      // Open and waiting minutes, within a few seconds: what is left is recomputed by the next
+      // start (it redoes the five minutes before it).
+      if (rollupsOn()) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([backfillRollups().catch(() => undefined), new Promise((r) => { timer = setTimeout(r, 5000); })]);
+        clearTimeout(timer);
       }
       writeAgent.destroy();
     },
