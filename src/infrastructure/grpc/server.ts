@@ -199,37 +199,45 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
    * nothing to send). Rejects when the stream must end: the chain reports it after the acks
    * of every earlier batch are written.
    */
-  const handleBatch = async (s: AgentStream, raw: unknown, arrivedWhileClosing: boolean): Promise<MetricResponseWire | null> => {
-    if (s.done || arrivedWhileClosing) return null; // not acked: the agent resends it
-    if (isDecodeFailure(raw)) throw invalidArgument('MetricData', `cannot decode message: ${raw.decodeError}`);
+  const startIngest = (batch: MetricBatch): Promise<BatchAck> => {
+    try { return deps.ingest(batch); } catch (err) { return Promise.reject(err); }
+  };
+
+  /** handleBatch once `authorized` settled; a function of its own so no closure in the caller holds `raw`. */
+  const handleAfter = (authorized: Promise<void>, s: AgentStream, raw: unknown, arrivedWhileClosing: boolean): Promise<MetricResponseWire | null> =>
+    authorized.then(() => handleBatch(s, raw, arrivedWhileClosing));
+
+  const handleBatch = (s: AgentStream, raw: unknown, arrivedWhileClosing: boolean): Promise<MetricResponseWire | null> => {
+    if (s.done || arrivedWhileClosing) return Promise.resolve(null); // not acked: the agent resends it
+    if (isDecodeFailure(raw)) return Promise.reject(invalidArgument('MetricData', `cannot decode message: ${raw.decodeError}`));
     const wire = raw as MetricDataWire;
     let batch: MetricBatch;
     try {
       batch = metricDataFromWire(wire, deps.limits);
     } catch (err) {
       // Without a valid identity no ack can name the batch: the stream ends (the caller reports it).
-      if (!isAppError(err) || IDENTITY_FIELDS.has(err.field ?? '')) throw err;
+      if (!isAppError(err) || IDENTITY_FIELDS.has(err.field ?? '')) return Promise.reject(err);
       const identity = batchIdentity(wire); // valid: metricDataFromWire checks it first
       counters.rejected++;
       log.warn({ agentId: identity.agentId, sequence: identity.sequence, field: err.field, reason: err.message },
         'batch rejected');
-      return ackToWire({ ...identity, status: 'rejected', message: err.message });
+      return Promise.resolve(ackToWire({ ...identity, status: 'rejected', message: err.message }));
     }
     const samples = batch.containers.length + (batch.host ? 1 : 0);
     addInFlight(s, samples);
-    let ack: BatchAck;
-    try {
-      ack = await deps.ingest(batch);
-    } catch (err) {
+    // Not an async function: its frame would keep the decoded batch alive until the ack; the
+    // callbacks below only need the count (see ingest.ts on why that matters for the GC).
+    return startIngest(batch).then((ack) => {
+      addInFlight(s, -samples);
+      if (ack.status === 'ack') counters.acked++;
+      else if (ack.status === 'duplicate') counters.duplicates++;
+      else counters.rejected++;
+      return ackToWire(ack);
+    }, (err: unknown) => {
+      addInFlight(s, -samples);
       // Not acked: the stream ends so the agent reconnects (with backoff) and resends.
       throw isAppError(err) ? err : new AppError('UNAVAILABLE', 'ingest failed, retry later', { cause: err });
-    } finally {
-      addInFlight(s, -samples);
-    }
-    if (ack.status === 'ack') counters.acked++;
-    else if (ack.status === 'duplicate') counters.duplicates++;
-    else counters.rejected++;
-    return ackToWire(ack);
+    });
   };
 
   const streamMetrics = (call: grpc.ServerDuplexStream<unknown, unknown>): void => {
@@ -253,7 +261,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
       s.pending++;
       if (s.pending === MAX_PENDING_PER_STREAM) counters.readPauses++;
       // Ingest starts now (after authorisation); acks go out in arrival order.
-      const answer = isAuthorized ? handleBatch(s, raw, whileClosing) : authorized.then(() => handleBatch(s, raw, whileClosing));
+      const answer = isAuthorized ? handleBatch(s, raw, whileClosing) : handleAfter(authorized, s, raw, whileClosing);
       answer.catch(() => undefined); // reported through the chain, in order
       updateFlow(s);
       s.chain = s.chain
