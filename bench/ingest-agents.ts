@@ -128,9 +128,9 @@ async function main(o: AgentsConfig): Promise<void> {
   // Unacked batches sent during the window: the server had not made them durable by its end.
   const backlog = [...sentAt.values()].filter((s) => s >= t0 - o.warmupMs).length;
   const reused = agents.reduce((a, ag) => a + ag.reused, 0);
-  process.stdout.write(`${JSON.stringify({ acked, secs, backlog, reused, failed, lat: lat.map((x) => Math.round(x * 10) / 10) })}\n`);
   for (const ag of agents) { ag.call.end(); ag.client.close(); }
-  process.exit(0);
+  // Exit once the line is flushed: a pipe takes it asynchronously, and exit() would cut it.
+  process.stdout.write(`${JSON.stringify({ acked, secs, backlog, reused, failed, lat: lat.map((x) => Math.round(x * 10) / 10) })}\n`, () => process.exit(0));
 }
 
 void main(JSON.parse(process.argv[2]!) as AgentsConfig);

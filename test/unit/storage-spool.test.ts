@@ -119,6 +119,43 @@ test('spool: many concurrent appends across segment rolls are acked in order and
   await spool.close();
 });
 
+test('spool: drain reads reuse their buffers only after every chunk read into them is done', async () => {
+  const dir = tmp();
+  // Records are views into the read buffer (no copy): the handler checks them after a delay, so
+  // a buffer reused while a chunk still ran would show as changed bytes.
+  const raw = { encode: (b: Buffer) => b, decode: (b: Buffer) => b };
+  const spool = await openSpool<Buffer>({ dir, codec: raw, segmentBytes: 64 * 1024 });
+  const want: string[] = [];
+  for (let i = 0; i < 300; i++) {
+    // Mostly ~1 KB; every 50th is larger than a chunk (read whole, on its own).
+    const len = i % 50 === 25 ? 9000 : 500 + (i % 7) * 100;
+    const body = Buffer.alloc(len, 97 + (i % 26));
+    body.write(`#${i}#`, 0);
+    want.push(body.toString('latin1'));
+    await spool.append(body);
+  }
+  const chunks: string[][] = []; // by call order: chunks finish out of order
+  let running = 0;
+  let most = 0;
+  const n = await spool.drain(async (items) => {
+    const slot = chunks.length;
+    chunks.push([]);
+    running++;
+    most = Math.max(most, running);
+    const before = items.map((b) => b.toString('latin1'));
+    await new Promise((r) => setTimeout(r, 1 + ((slot * 7) % 4)));
+    assert.deepEqual(items.map((b) => b.toString('latin1')), before, 'a chunk\'s records did not change while it ran');
+    chunks[slot] = before;
+    running--;
+  }, { bytes: 4096, records: 2, concurrency: 3 }); // a read gives several chunks
+  assert.equal(n, 300);
+  assert.ok(most > 1, 'chunks ran side by side');
+  const seen = chunks.flat();
+  assert.equal(seen.length, want.length);
+  seen.forEach((got, k) => assert.equal(got, want[k], `record ${k}`));
+  await spool.close();
+});
+
 test('spool: a torn last record (crash mid-write) is cut on open, earlier records kept', async () => {
   const dir = tmp();
   const spool = await openSpool<{ i: number }>({ dir });

@@ -93,25 +93,31 @@ interface DecodeFailure { readonly decodeError: string }
 const isDecodeFailure = (v: unknown): v is DecodeFailure =>
   typeof v === 'object' && v !== null && 'decodeError' in v;
 
+function decodeOrFailure(decode: (buf: Buffer) => unknown, buf: Buffer): unknown {
+  try {
+    return decode(buf);
+  } catch (err) {
+    return { decodeError: (err as Error).message } satisfies DecodeFailure;
+  }
+}
+
 function tolerantService(): grpc.ServiceDefinition {
   const svc = loadMetricsService().service;
   const out: Record<string, grpc.MethodDefinition<unknown, unknown>> = {};
   for (const [name, def] of Object.entries(svc)) {
-    // Agent batches take the hand-written decoder (same result, a fraction of the cost).
-    const decode = name === 'StreamMetrics' ? decodeMetricData : def.requestDeserialize;
     out[name] = {
       ...def,
-      requestDeserialize: (buf: Buffer) => {
-        try {
-          return decode(buf);
-        } catch (err) {
-          return { decodeError: (err as Error).message } satisfies DecodeFailure;
-        }
-      },
+      // Agent batches stay bytes until the handler takes them (decodeBatch): grpc-js decodes on
+      // arrival and buffers what a paused stream received, and decoded batches waiting there
+      // for seconds under overload were most of the server's heap.
+      requestDeserialize: name === 'StreamMetrics' ? (buf: Buffer) => buf : (buf: Buffer) => decodeOrFailure(def.requestDeserialize, buf),
     };
   }
   return out as grpc.ServiceDefinition;
 }
+
+/** An agent batch's bytes, decoded with the hand-written decoder (same result as proto-loader, a fraction of the cost). */
+const decodeBatch = (raw: unknown): unknown => (Buffer.isBuffer(raw) ? decodeOrFailure(decodeMetricData, raw) : raw);
 
 /** Ends a call with the status an error maps to (the single edge mapping lives in status.ts). */
 function endWithError(call: grpc.ServerWritableStream<unknown, unknown> | grpc.ServerDuplexStream<unknown, unknown>,
@@ -207,8 +213,9 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   const handleAfter = (authorized: Promise<void>, s: AgentStream, raw: unknown, arrivedWhileClosing: boolean): Promise<MetricResponseWire | null> =>
     authorized.then(() => handleBatch(s, raw, arrivedWhileClosing));
 
-  const handleBatch = (s: AgentStream, raw: unknown, arrivedWhileClosing: boolean): Promise<MetricResponseWire | null> => {
+  const handleBatch = (s: AgentStream, bytes: unknown, arrivedWhileClosing: boolean): Promise<MetricResponseWire | null> => {
     if (s.done || arrivedWhileClosing) return Promise.resolve(null); // not acked: the agent resends it
+    const raw = decodeBatch(bytes);
     if (isDecodeFailure(raw)) return Promise.reject(invalidArgument('MetricData', `cannot decode message: ${raw.decodeError}`));
     const wire = raw as MetricDataWire;
     let batch: MetricBatch;

@@ -242,6 +242,38 @@ export async function openSpool<T>(opts: SpoolOptions<T>): Promise<Spool<T>> {
     }
   }
 
+  // ---------- drain reads into reused buffers ----------
+  // A chunk's records are views into the buffer it was read into. Once every chunk of a read has
+  // been handed to the handler and each has resolved (nothing reads its records any more), the
+  // buffer is reused for a later read: at high rates, a fresh multi-MiB buffer per read lived
+  // until the next full GC and was a large part of the server's memory.
+  interface ReadBuffer { buf: Buffer; backing: Buffer; chunks: number; handedOut: boolean; pooled: boolean }
+  const readPool: Buffer[] = [];
+  const READ_POOL_MAX = 4;
+
+  async function readAt(seg: Segment, offset: number, unsent: number, cap: number): Promise<ReadBuffer> {
+    const fd = await fsp.open(seg.file, 'r');
+    try {
+      let want = Math.min(unsent, cap);
+      if (want < unsent) {
+        // A record longer than the cap is read whole, on its own.
+        const head = Buffer.allocUnsafe(HEADER);
+        await fd.read(head, 0, HEADER, offset);
+        want = Math.max(want, Math.min(unsent, HEADER + head.readUInt32LE(0)));
+      }
+      const pooled = Number.isFinite(cap) && want <= cap;
+      const backing = (pooled ? readPool.pop() : undefined) ?? Buffer.allocUnsafe(pooled ? cap : want);
+      const buf = backing.subarray(0, want);
+      const { bytesRead } = await fd.read(buf, 0, want, offset);
+      return { buf: buf.subarray(0, bytesRead), backing, chunks: 0, handedOut: false, pooled };
+    } finally { await fd.close(); }
+  }
+
+  function release(r: ReadBuffer): void {
+    r.chunks--;
+    if (r.handedOut && r.chunks === 0 && r.pooled && readPool.length < READ_POOL_MAX) readPool.push(r.backing);
+  }
+
   async function drainOnce(handler: (items: T[]) => Promise<void>, limit: ChunkLimit): Promise<number> {
     const maxRecords = limit.records ?? Infinity;
     const maxBytes = limit.bytes ?? Infinity;
@@ -252,12 +284,15 @@ export async function openSpool<T>(opts: SpoolOptions<T>): Promise<Spool<T>> {
     let done = 0;
     // Chunks handed to the handler, oldest first; the cursor moves past one only once it and
     // every earlier one resolved.
-    const inflight: Array<{ result: Promise<void>; upto: Cursor; n: number }> = [];
+    const inflight: Array<{ result: Promise<void>; upto: Cursor; n: number; read: ReadBuffer }> = [];
+    // Reads hold at most a chunk (or one record larger than that) at a time.
+    const readBytes = Number.isFinite(maxBytes) ? maxBytes : Infinity;
     let sent: Cursor = { ...cursor }; // where the next chunk starts
     const commitOldest = async (): Promise<void> => {
       const c = inflight[0]!;
       await c.result;
       inflight.shift();
+      release(c.read);
       cursor = c.upto;
       done += c.n;
       await dropCommittedSegments();
@@ -279,13 +314,8 @@ export async function openSpool<T>(opts: SpoolOptions<T>): Promise<Spool<T>> {
           continue;
         }
         if (unsent > 0 && (inflight.length === 0 || (inflight.length < concurrency && (unsent >= minBytesWhileBusy || seg !== active)))) {
-          const fd = await fsp.open(seg.file, 'r');
-          let buf: Buffer;
-          try {
-            buf = Buffer.allocUnsafe(unsent);
-            await fd.read(buf, 0, buf.length, sent.offset);
-          } finally { await fd.close(); }
-          const { records } = decodeRecords(buf, 0, codec, false);
+          const read = await readAt(seg, sent.offset, unsent, readBytes);
+          const { records } = decodeRecords(read.buf, 0, codec, false);
           if (records.length === 0) {
             throw new AppError('INTERNAL', `spool: unreadable record in ${seg.file} at byte ${sent.offset}`);
           }
@@ -299,9 +329,11 @@ export async function openSpool<T>(opts: SpoolOptions<T>): Promise<Spool<T>> {
             const result = handler(records.slice(i, j).map((r) => r.value));
             result.catch(() => undefined); // awaited, in order, by commitOldest
             sent = { seq: seg.seq, offset: base.offset + records[j - 1]!.end, consumed: base.consumed + j };
-            inflight.push({ result, upto: sent, n: j - i });
+            read.chunks++;
+            inflight.push({ result, upto: sent, n: j - i, read });
             i = j;
           }
+          read.handedOut = true;
           continue;
         }
         if (inflight.length > 0) {

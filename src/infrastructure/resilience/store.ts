@@ -90,8 +90,14 @@ export async function createResilientStore<E>(inner: MetricsStore & EncodedWrite
 
   /** One round: the records up to the chunk limit, written together; an outage keeps them spooled. */
   async function writeChunk(items: E[]): Promise<void> {
+    // Every attempt's writes, settled before this chunk settles: the items are views into a
+    // buffer the spool reuses once the chunk is done, and an attempt the breaker timed out may
+    // still be sending them.
+    const attempts: Promise<unknown>[] = [];
     await retry(() => breaker.fire(async () => {
-      const results = await Promise.allSettled(items.map((e) => inner.writeEncoded(e)));
+      const attempt = Promise.allSettled(items.map((e) => inner.writeEncoded(e)));
+      attempts.push(attempt);
+      const results = await attempt;
       const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
       const transient = failed.find((r) => countsAsFailure(r.reason));
       if (transient) throw transient.reason;
@@ -100,7 +106,10 @@ export async function createResilientStore<E>(inner: MetricsStore & EncodedWrite
       ...opts.retry,
       shouldRetry: (e) => !isOpenCircuit(e),
       onRetry: (e, attempt, delayMs) => log?.warn({ attempt, delayMs, reason: (e as Error).message }, 'store write failed, retrying'),
-    }).finally(() => setImmediate(progressed)); // after the spool has moved its cursor
+    }).finally(async () => {
+      await Promise.allSettled(attempts);
+      setImmediate(progressed); // after the spool has moved its cursor
+    });
   }
 
   let replaying = false;
