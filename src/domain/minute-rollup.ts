@@ -1,7 +1,7 @@
 // 1-minute rollups computed from the stream itself, as samples arrive.
 //
 // Why: an InfluxDB 1.x continuous query re-reads raw points to roll them up; reading a point
-// costs influxd about a third of what writing it did, and RESAMPLE FOR 10m read each one ten
+// costs influxd a third to a half of what writing it did, and RESAMPLE FOR 10m read each one ten
 // times (decision 005). The server holds every sample anyway, so it sums as they pass.
 //
 // A minute's row is only emitted when this process provably saw all of it: consecutive samples

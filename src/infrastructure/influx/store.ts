@@ -494,7 +494,7 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
   // same spooled write as the raw points; a minute the stream did not provably see whole is
   // recomputed from raw points with SELECT ... INTO once those are written, after a grace.
   // Earlier versions used a continuous query (RESAMPLE EVERY 1m FOR 10m): it re-read every raw
-  // point ten times, 3.6 times the CPU of writing them (decision 005), so it is dropped.
+  // point ten times, 3 to 4.5 times the CPU of writing them (decision 005), so it is dropped.
   // Rollups keep sum and count for gauges (exact weighted means across buckets) and max for
   // counters. The newest RAW_TAIL_MS are always read from raw points.
   const ROLLUP_MS = ROLLUP_MINUTE_MS;
