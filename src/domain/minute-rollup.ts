@@ -110,8 +110,7 @@ export class MinuteRollups<K extends string, S> {
 
   /** Reports every open minute uncertain and forgets them (shutdown). */
   drainAll(out: RollupOutput<S>): void {
-    for (const byKey of this.open.values()) for (const cur of byKey.values()) out.uncertain.push({ group: cur.group, series: cur.series, minuteMs: cur.minuteMs });
-    this.open.clear();
+    this.sweep(Infinity, 0, out);
   }
 
   private start(group: string, series: S, minuteMs: number, ts: number, whole: boolean, sample: Readonly<Record<K, number>>): OpenMinute<S> {

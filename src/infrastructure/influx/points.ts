@@ -52,8 +52,8 @@ function seriesPrefix(cache: Map<string, CachedPrefix>, key: string, measurement
   return bytes;
 }
 
-const CONTAINER_TAGS = ['host', 'container_id', 'container_name', 'image'] as const;
-const HOST_TAGS = ['host', 'agent_id'] as const;
+export const CONTAINER_TAGS = ['host', 'container_id', 'container_name', 'image'] as const;
+export const HOST_TAGS = ['host', 'agent_id'] as const;
 const containerTags = ['', '', '', ''];
 const hostTags = ['', ''];
 
@@ -197,9 +197,9 @@ export function batchToLines(batch: MetricBatch): string[] {
  * (integer), per counter `<column>` (its max): what `SELECT sum(), count(), max() ... GROUP BY
  * time(1m), *` writes, so rows from the stream and rows recomputed from raw points are alike.
  */
-export function rollupLine(measurement: string, tags: ReadonlyArray<readonly [string, string]>, metrics: readonly MetricDef<string>[], row: MinuteRow<unknown>): string | undefined {
+export function rollupLine(measurement: string, tagNames: readonly string[], tags: readonly string[], metrics: readonly MetricDef<string>[], row: MinuteRow<unknown>): string | undefined {
   const p = new Point(measurement).timestamp(row.minuteMs);
-  for (const [k, v] of tags) p.tag(k, v);
+  tagNames.forEach((name, i) => p.tag(name, tags[i]!));
   metrics.forEach((m, i) => {
     if (!row.counts[i]) return;
     if (m.agg === 'max') p.floatField(m.column, row.maxes[i]!);

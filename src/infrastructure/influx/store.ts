@@ -20,7 +20,7 @@ import type {
 import type { Logger } from '../../application/ports.js';
 import type { ContainerSample, MetricBatch } from '../../domain/types.js';
 import { AppError } from '../../application/errors.js';
-import { alertToLine, batchToBuffer, MEASUREMENT, rollupLine } from './points.js';
+import { alertToLine, batchToBuffer, CONTAINER_TAGS, HOST_TAGS, MEASUREMENT, rollupLine } from './points.js';
 import { MinuteRollups, ROLLUP_MINUTE_MS, type RollupOutput } from '../../domain/minute-rollup.js';
 
 const gzip = promisify(zlib.gzip);
@@ -497,7 +497,6 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
   // point ten times, 3 to 4.5 times the CPU of writing them (decision 005), so it is dropped.
   // Rollups keep sum and count for gauges (exact weighted means across buckets) and max for
   // counters. The newest RAW_TAIL_MS are always read from raw points.
-  const ROLLUP_MS = ROLLUP_MINUTE_MS;
   const RAW_TAIL_MS = 5 * 60_000;
   const graceMs = opts.backfillGraceMs ?? 60_000;
   /** Quiet this long after its minute ended, an open minute is recomputed from raw points. */
@@ -523,45 +522,50 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
   const epoch = (Math.floor(Math.random() * 0xffff_fffe) + 1) >>> 0;
   let lastSweepMs = Date.now();
 
+  const outputs = (): { c: RollupOutput<ContainerSample>; h: RollupOutput<string> } =>
+    ({ c: { rows: [], uncertain: [] }, h: { rows: [], uncertain: [] } });
+  /** The minutes both aggregators could not roll up themselves, as backfill requests. */
+  const backfillKeys = (c: RollupOutput<ContainerSample>, h: RollupOutput<string>): BackfillKey[] => [
+    ...c.uncertain.map((u) => ({ m: 'container' as const, host: u.group, id: u.series.id, t: u.minuteMs })),
+    ...h.uncertain.map((u) => ({ m: 'host' as const, host: u.group, id: u.series, t: u.minuteMs })),
+  ];
+  function sweep(nowMs: number, c: RollupOutput<ContainerSample>, h: RollupOutput<string>): void {
+    containerRollups.sweep(nowMs, IDLE_MS, c);
+    hostRollups.sweep(nowMs, IDLE_MS, h);
+  }
+
   /** Rows the stream completed (as lines) and the minutes to recompute, for one batch. */
-  function rollUp(batch: MetricBatch): { lines: string[]; backfill: BackfillKey[] } {
-    const c: RollupOutput<ContainerSample> = { rows: [], uncertain: [] };
-    const h: RollupOutput<string> = { rows: [], uncertain: [] };
+  function rollUp(batch: MetricBatch, nowMs: number): { lines: string[]; backfill: BackfillKey[] } {
+    const { c, h } = outputs();
     // An agent's samples are `intervalMs` apart; half an interval more allows for jitter, and a
     // missed sample (twice the interval) still shows as a gap.
     const gapMs = batch.intervalMs > 0 ? batch.intervalMs * 1.5 : 0;
     for (const x of batch.containers) containerRollups.add(batch.hostname, x.id, x, x.timestampMs, x, gapMs, c);
     if (batch.host) hostRollups.add(batch.hostname, batch.agentId, batch.agentId, batch.host.timestampMs, batch.host, gapMs, h);
-    const now = Date.now();
-    if (now - lastSweepMs >= 5000) {
-      lastSweepMs = now;
-      containerRollups.sweep(now, IDLE_MS, c);
-      hostRollups.sweep(now, IDLE_MS, h);
+    if (nowMs - lastSweepMs >= 5000) {
+      lastSweepMs = nowMs;
+      sweep(nowMs, c, h);
     }
     const lines: string[] = [];
     for (const r of c.rows) {
-      const line = rollupLine(rollupName(MEASUREMENT.container), [['host', r.group], ['container_id', r.series.id], ['container_name', r.series.name], ['image', r.series.image]], CONTAINER_METRICS, r);
+      const line = rollupLine(rollupName(MEASUREMENT.container), CONTAINER_TAGS, [r.group, r.series.id, r.series.name, r.series.image], CONTAINER_METRICS, r);
       if (line) lines.push(line);
     }
     for (const r of h.rows) {
-      const line = rollupLine(rollupName(MEASUREMENT.host), [['host', r.group], ['agent_id', r.series]], HOST_METRICS, r);
+      const line = rollupLine(rollupName(MEASUREMENT.host), HOST_TAGS, [r.group, r.series], HOST_METRICS, r);
       if (line) lines.push(line);
     }
-    const backfill: BackfillKey[] = [
-      ...c.uncertain.map((u) => ({ m: 'container' as const, host: u.group, id: u.series.id, t: u.minuteMs })),
-      ...h.uncertain.map((u) => ({ m: 'host' as const, host: u.group, id: u.series, t: u.minuteMs })),
-    ];
-    return { lines, backfill };
+    return { lines, backfill: backfillKeys(c, h) };
   }
 
   // Minutes waiting to be recomputed from raw points: one series' minute, or (records of an
   // earlier version, the minutes around a restart) every series over a range.
   interface Backfill { m: 'container' | 'host'; fromMs: number; toMs: number; series?: { host: string; id: string }; dueMs: number }
   let backfills: Backfill[] = [];
-  const queueSeries = (k: BackfillKey, dueMs: number): void => { backfills.push({ m: k.m, fromMs: k.t, toMs: k.t + ROLLUP_MS, series: { host: k.host, id: k.id }, dueMs }); };
+  const queueSeries = (k: BackfillKey, dueMs: number): void => { backfills.push({ m: k.m, fromMs: k.t, toMs: k.t + ROLLUP_MINUTE_MS, series: { host: k.host, id: k.id }, dueMs }); };
   const queueRange = (fromMs: number, toMs: number, dueMs: number): void => {
-    const from = Math.floor(fromMs / ROLLUP_MS) * ROLLUP_MS;
-    const to = Math.floor(toMs / ROLLUP_MS) * ROLLUP_MS + ROLLUP_MS;
+    const from = Math.floor(fromMs / ROLLUP_MINUTE_MS) * ROLLUP_MINUTE_MS;
+    const to = Math.floor(toMs / ROLLUP_MINUTE_MS) * ROLLUP_MINUTE_MS + ROLLUP_MINUTE_MS;
     for (const m of ['container', 'host'] as const) {
       // One waiting range per measurement, widened: a spool of old records asks once, not per record.
       const waiting = backfills.find((b) => !b.series && b.m === m);
@@ -577,7 +581,7 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
   function queueStartup(dueMs: number): void {
     if (startupQueued || opts.rollups === false) return;
     startupQueued = true;
-    queueRange(startedMs - 5 * ROLLUP_MS, startedMs, dueMs);
+    queueRange(startedMs - 5 * ROLLUP_MINUTE_MS, startedMs, dueMs);
   }
 
   /** The SELECT ... INTO statements for a set of due backfills. */
@@ -586,7 +590,7 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
     const perMinute = new Map<string, Backfill[]>();
     for (const b of due) {
       if (!b.series) {
-        for (let t = b.fromMs; t < b.toMs; t += 10 * ROLLUP_MS) out.push(selectInto(b.m, t, Math.min(b.toMs, t + 10 * ROLLUP_MS)));
+        for (let t = b.fromMs; t < b.toMs; t += 10 * ROLLUP_MINUTE_MS) out.push(rollupStatement(b.m, t, Math.min(b.toMs, t + 10 * ROLLUP_MINUTE_MS)));
         continue;
       }
       const key = `${b.m} ${b.fromMs}`;
@@ -597,14 +601,13 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
     for (const list of perMinute.values()) {
       const { m, fromMs, toMs } = list[0]!;
       // Past a few dozen series one pass over the whole minute is cheaper than the conditions.
-      if (list.length > 50) { out.push(selectInto(m, fromMs, toMs)); continue; }
+      if (list.length > 50) { out.push(rollupStatement(m, fromMs, toMs)); continue; }
       const r = ROLLED[m];
       const which = list.map((b) => `(${ident('host')} = ${q(b.series!.host)} AND ${ident(r.idTag)} = ${q(b.series!.id)})`).join(' OR ');
-      out.push(selectInto(m, fromMs, toMs, which));
+      out.push(rollupStatement(m, fromMs, toMs, which));
     }
     return out;
   }
-  const selectInto = (m: 'container' | 'host', fromMs: number, toMs: number, where?: string): string => rollupStatement(m, fromMs, toMs, where);
 
   let backfilling: Promise<void> | undefined;
   /** Recomputes the due minutes (all of them with `all`); what fails stays queued for the next round. */
@@ -634,26 +637,21 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
   }
 
   async function backfillRollups(): Promise<void> {
-    const c: RollupOutput<ContainerSample> = { rows: [], uncertain: [] };
-    const h: RollupOutput<string> = { rows: [], uncertain: [] };
+    const { c, h } = outputs();
     containerRollups.drainAll(c);
     hostRollups.drainAll(h);
-    for (const u of c.uncertain) queueSeries({ m: 'container', host: u.group, id: u.series.id, t: u.minuteMs }, 0);
-    for (const u of h.uncertain) queueSeries({ m: 'host', host: u.group, id: u.series, t: u.minuteMs }, 0);
+    for (const k of backfillKeys(c, h)) queueSeries(k, 0);
     await runBackfills(true);
   }
   const backfillTimer = setInterval(() => {
     // A stream gone quiet leaves minutes open with no batch to carry them: queue them here.
     const now = Date.now();
     if (now - lastEncodeMs > IDLE_MS) {
-      const c: RollupOutput<ContainerSample> = { rows: [], uncertain: [] };
-      const h: RollupOutput<string> = { rows: [], uncertain: [] };
-      containerRollups.sweep(now, IDLE_MS, c);
-      hostRollups.sweep(now, IDLE_MS, h);
-      for (const u of c.uncertain) queueSeries({ m: 'container', host: u.group, id: u.series.id, t: u.minuteMs }, now + graceMs);
-      for (const u of h.uncertain) queueSeries({ m: 'host', host: u.group, id: u.series, t: u.minuteMs }, now + graceMs);
+      const { c, h } = outputs();
+      sweep(now, c, h);
+      for (const k of backfillKeys(c, h)) queueSeries(k, now + graceMs);
     }
-    if (now - startedMs > 5 * ROLLUP_MS) queueStartup(now + graceMs);
+    if (now - startedMs > 5 * ROLLUP_MINUTE_MS) queueStartup(now + graceMs);
     runBackfills(false).catch((err) => { log?.warn({ reason: (err as Error).message }, 'rollup backfill failed; will retry'); });
   }, opts.backfillEveryMs ?? 30_000);
   backfillTimer.unref();
@@ -665,11 +663,11 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
       FROM ${ident(measurement)} WHERE ${where} AND time >= ${Math.floor(from)}ms AND time <= ${Math.floor(to)}ms
       GROUP BY time(${step}ms) fill(none)`), metrics);
     const split = Math.floor((Date.now() - RAW_TAIL_MS) / step) * step;
-    if (!rollupsOn() || step % ROLLUP_MS !== 0 || fromMs >= split) return raw(fromMs, toMs);
+    if (!rollupsOn() || step % ROLLUP_MINUTE_MS !== 0 || fromMs >= split) return raw(fromMs, toMs);
     const rolledTo = Math.min(split, toMs + 1);
     const [older, newer] = await Promise.all([
       influxql(`SELECT ${rollupRead(metrics)} FROM ${ident(rollupName(measurement))} WHERE ${where}
-        AND time >= ${Math.floor(fromMs / ROLLUP_MS) * ROLLUP_MS}ms AND time < ${Math.floor(rolledTo)}ms
+        AND time >= ${Math.floor(fromMs / ROLLUP_MINUTE_MS) * ROLLUP_MINUTE_MS}ms AND time < ${Math.floor(rolledTo)}ms
         GROUP BY time(${step}ms) fill(none)`).then((sr) => toPoints(sr, metrics)),
       toMs >= split ? raw(split, toMs) : Promise.resolve([]),
     ]);
@@ -698,7 +696,7 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
     if (!aggregating()) return e;
     lastEncodeMs = Date.now();
     e.rolled = true;
-    const { lines, backfill } = rollUp(batch);
+    const { lines, backfill } = rollUp(batch, lastEncodeMs);
     if (lines.length > 0) {
       e.body = Buffer.concat([e.body, Buffer.from(`${e.count > 0 ? '\n' : ''}${lines.join('\n')}`)]);
       e.count += lines.length;
