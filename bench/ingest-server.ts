@@ -12,14 +12,14 @@ import { createSqliteStore } from '../src/infrastructure/sqlite/store.js';
 import type { Logger } from '../src/application/ports.js';
 import type { MetricsStore } from '../src/application/store-ports.js';
 
-const cfg = JSON.parse(process.argv[2]!) as { store: 'influx' | 'sqlite' | 'null'; url?: string; bucket?: string; dataDir: string; maxConcurrentWrites?: number };
+const cfg = JSON.parse(process.argv[2]!) as { store: 'influx' | 'sqlite' | 'null'; url?: string; bucket?: string; dataDir: string; maxConcurrentWrites?: number; resilient?: Record<string, unknown> };
 const log: Logger = { debug() {}, info() {}, warn() {}, error: (o, m) => { console.error(m ?? '', o); }, child: () => log };
 
 // 'null' resolves every write at once: it shows what the gRPC and ingest path cost alone.
 const nullStore = { writeBatch: async () => undefined, health: async () => ({ backend: 'sqlite' as const, ok: true, null: true }), close: async () => undefined } as unknown as MetricsStore;
 const inner: MetricsStore = cfg.store === 'null' ? nullStore : cfg.store === 'influx'
-  ? await createResilientStore(createInfluxStore({ url: cfg.url!, bucket: cfg.bucket ?? 'dockwatch_bench', log, ...(cfg.maxConcurrentWrites ? { maxConcurrentWrites: cfg.maxConcurrentWrites } : {}) }), { dataDir: cfg.dataDir, log })
-  : createSqliteStore({ dataDir: cfg.dataDir, log });
+  ? await createResilientStore(createInfluxStore({ url: cfg.url!, bucket: cfg.bucket ?? 'dockwatch_bench', log, ...(cfg.maxConcurrentWrites ? { maxConcurrentWrites: cfg.maxConcurrentWrites } : {}) }), { dataDir: cfg.dataDir, log, ...cfg.resilient })
+  : createSqliteStore({ dataDir: cfg.dataDir, log, ...cfg.resilient });
 // Time spent inside the store, to tell it from the rest of the server.
 const storeLat: number[] = [];
 const store: MetricsStore = {

@@ -27,8 +27,8 @@ export interface IngestBenchOptions {
   seconds?: number;
   /**
    * Seconds measured per gRPC phase (default 20), after `warmupSeconds` (default 5): long enough
-   * that the spool's lag limit (64 MiB, about 25 s of a 7 % shortfall) is reached when InfluxDB
-   * does not keep up, so the figures are sustained ones, not what a backlog absorbed.
+   * that InfluxDB falling behind shows as a growing spool backlog (stored below acked), which the
+   * report gives beside the acked rate.
    */
   grpcSeconds?: number;
   warmupSeconds?: number;
@@ -318,7 +318,7 @@ export async function grpcRun(port: number, pid: number, o: GrpcRunOptions, proc
       ...(o.batchesPerSec ? { batchesPerSec: o.batchesPerSec / procs } : {}),
       ...(o.maxBatchesPerSec ? { maxBatchesPerSec: o.maxBatchesPerSec / procs } : {}), tag: `p${k}t${Date.now() % 1_000_000}`,
     };
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(here, 'ingest-agents.ts'), JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...(process.env.DW_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DW_BENCH_PROF}`] : []), '--import', 'tsx', path.join(here, 'ingest-agents.ts'), JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'inherit'] });
     children.push(child);
     let buf = '';
     child.stdout!.setEncoding('utf8');

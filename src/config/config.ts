@@ -133,6 +133,7 @@ export function loadServerConfig(env: Env, mode: 'server' | 'all'): ServerConfig
   const r = new EnvReader(env);
   // The all-in-one is for a laptop or a single host: loopback unless told otherwise.
   const defaultHost = mode === 'all' ? '127.0.0.1' : '0.0.0.0';
+  const spoolMaxBytes = r.int('SPOOL_MAX_BYTES', 512 * 1024 * 1024, 1024 * 1024, Number.MAX_SAFE_INTEGER);
   const host = r.string('HOST', defaultHost);
   const dataDir = r.string('DATA_DIR', './data');
   const cfg: ServerConfig = {
@@ -160,8 +161,8 @@ export function loadServerConfig(env: Env, mode: 'server' | 'all'): ServerConfig
       breakerResetMs: r.duration('BREAKER_RESET', '30s', 100),
       retryAttempts: r.int('RETRY_ATTEMPTS', 3, 1, 20),
       retryInitialMs: r.duration('RETRY_INITIAL_DELAY', '1s', 1),
-      spoolMaxBytes: r.int('SPOOL_MAX_BYTES', 512 * 1024 * 1024, 1024 * 1024, Number.MAX_SAFE_INTEGER),
-      spoolMaxLagBytes: r.int('SPOOL_MAX_LAG_BYTES', 64 * 1024 * 1024, 1024 * 1024, Number.MAX_SAFE_INTEGER),
+      spoolMaxBytes,
+      spoolMaxLagBytes: r.int('SPOOL_MAX_LAG_BYTES', Math.min(256 * 1024 * 1024, Math.floor(spoolMaxBytes / 2)), 1024 * 1024, Number.MAX_SAFE_INTEGER),
     },
     auth: {
       jwtSecret: r.secret('JWT_SECRET'),

@@ -49,7 +49,9 @@ test('server defaults: all-in-one binds loopback, server binds all interfaces', 
   assert.equal(c.alerts.reportIntervalMs, undefined);
   assert.equal(c.ingestMaxInFlightSamples, 20_000);
   assert.equal(loadServerConfig({ INGEST_MAX_IN_FLIGHT_SAMPLES: '5000' }, 'server').ingestMaxInFlightSamples, 5000);
-  assert.equal(c.storage.spoolMaxLagBytes, 64 * 1024 * 1024);
+  assert.equal(c.storage.spoolMaxLagBytes, 256 * 1024 * 1024);
+  // A small spool brings the default lag limit down with it (half the spool) instead of failing on a setting nobody set.
+  assert.equal(loadServerConfig({ SPOOL_MAX_BYTES: '100000000' }, 'server').storage.spoolMaxLagBytes, 50_000_000);
   assert.equal(loadServerConfig({ SPOOL_MAX_LAG_BYTES: '2000000' }, 'server').storage.spoolMaxLagBytes, 2_000_000);
 });
 

@@ -32,9 +32,11 @@ export interface ResilientStoreOptions {
   /** SPOOL_MAX_BYTES, default 512 MiB. */
   spoolMaxBytes?: number;
   /**
-   * SPOOL_MAX_LAG_BYTES, default 64 MiB: while the circuit is closed and the spool holds more than
+   * SPOOL_MAX_LAG_BYTES, default 256 MiB: while the circuit is closed and the spool holds more than
    * this, new writes wait for the writer to catch up (so acks slow down and agents hold back)
-   * instead of piling up behind a database that is up but slower than the ingest.
+   * instead of piling up behind a database that is up but slower than the ingest. Well above the
+   * steady backlog of large drain rounds (up to 60 MB at 75,000 points/s): 64 MiB made a database
+   * pause of a second or two (a cache snapshot, a compaction) stall acks.
    */
   maxLagBytes?: number;
   spoolSegmentBytes?: number;
@@ -72,7 +74,7 @@ export async function createResilientStore<E>(inner: MetricsStore & EncodedWrite
   let lastErrorAtMs: number | undefined;
   const remember = (err: unknown): void => { lastError = (err as Error)?.message ?? String(err); lastErrorAtMs = Date.now(); };
 
-  const maxLagBytes = opts.maxLagBytes ?? 64 * 1024 * 1024;
+  const maxLagBytes = opts.maxLagBytes ?? 256 * 1024 * 1024;
   // Resolved (and replaced) after every round the writer finishes, and on breaker changes.
   let progress = signal();
   let closing = false;
