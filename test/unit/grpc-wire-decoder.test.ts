@@ -59,6 +59,22 @@ test('decodes 500 generated messages exactly as proto-loader does', () => {
   }
 });
 
+test('strings that share their length and ends (one intern slot) still decode to themselves, alternately and repeatedly', () => {
+  // The decoder interns short ASCII strings by a hash of their length and first and last bytes.
+  const names = ['aaaaaaaa-1-bbbbbbbb', 'aaaaaaaa-2-bbbbbbbb', 'aaaaaaaa-\u00e9-bbbbbbb', 'aaaaaaaa-3-bbbbbbbb'];
+  for (let round = 0; round < 3; round++) {
+    for (const name of names) {
+      const bytes = encode({ agentId: name, containers: [{ id: name, name, labels: { [name]: name } }] });
+      const got = decodeMetricData(bytes) as { agentId: string; containers: Array<{ id: string; name: string; labels: Record<string, string> }> };
+      assert.equal(got.agentId, name);
+      assert.equal(got.containers[0]!.id, name);
+      assert.equal(got.containers[0]!.name, name);
+      assert.deepEqual(got.containers[0]!.labels, { [name]: name });
+      assert.deepEqual(got, reference(bytes));
+    }
+  }
+});
+
 /** Protobuf key bytes for a field number and wire type. */
 const key = (no: number, wt: number): number[] => {
   const out: number[] = [];

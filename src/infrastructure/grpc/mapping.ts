@@ -55,6 +55,10 @@ const MAX_STRING = 4096;
 /** Which fields identify a batch: without them no ack can name it, so the stream ends instead. */
 export const IDENTITY_FIELDS = new Set(['agent_id', 'sequence']);
 
+/** "containers[3]", made once per index: a new string per sample was garbage on the hot path. */
+const containerPaths: string[] = [];
+const containerPath = (i: number): string => (containerPaths[i] ??= `containers[${i}]`);
+
 /** "containers[3]" + "cpu_percent": built only when a check fails (the happy path makes no strings). */
 const fieldPath = (at: string, name: string): string => (at === '' ? name : name === '' ? at : `${at}.${name}`);
 
@@ -63,11 +67,16 @@ const NAME = { max: 512 };
 const PLAIN = {};
 const SHORT = { max: 64 };
 const ALLOW_ZERO = { allowZero: true };
+// Shared option objects: a literal per call was a fresh object per field of every sample.
+const INTEGER = { int: true };
+const PERCENT = { max: 1e6 };
+const INT32 = { min: -2_147_483_648, max: 2_147_483_647, int: true };
+const NO_OPTIONS = {};
 
 class Checker {
   constructor(private readonly limits: ValidationLimits) {}
 
-  str(at: string, name: string, v: unknown, opts: { required?: boolean; max?: number } = {}): string {
+  str(at: string, name: string, v: unknown, opts: { required?: boolean; max?: number } = NO_OPTIONS): string {
     if (v === undefined || v === null) v = '';
     if (typeof v !== 'string') throw invalidArgument(fieldPath(at, name), 'must be a string');
     if (opts.required && v.trim() === '') throw invalidArgument(fieldPath(at, name), 'required');
@@ -76,7 +85,7 @@ class Checker {
   }
 
   /** A finite number in [min, max]; counters must also be integers. */
-  num(at: string, name: string, v: unknown, opts: { min?: number; max?: number; int?: boolean } = {}): number {
+  num(at: string, name: string, v: unknown, opts: { min?: number; max?: number; int?: boolean } = NO_OPTIONS): number {
     if (v === undefined || v === null) v = 0;
     if (typeof v !== 'number') throw invalidArgument(fieldPath(at, name), 'must be a number');
     if (Number.isNaN(v)) throw invalidArgument(fieldPath(at, name), 'is NaN');
@@ -91,16 +100,16 @@ class Checker {
   }
 
   counter(at: string, name: string, v: unknown): number {
-    return this.num(at, name, v, { int: true });
+    return this.num(at, name, v, INTEGER);
   }
 
   percent(at: string, name: string, v: unknown): number {
     // Container CPU % can exceed 100 (100 per core); 1e6 leaves room for 10,000 cores.
-    return this.num(at, name, v, { max: 1e6 });
+    return this.num(at, name, v, PERCENT);
   }
 
-  timestamp(at: string, name: string, v: unknown, opts: { allowZero?: boolean } = {}): number {
-    const t = this.num(at, name, v, { int: true });
+  timestamp(at: string, name: string, v: unknown, opts: { allowZero?: boolean } = NO_OPTIONS): number {
+    const t = this.num(at, name, v, INTEGER);
     if (opts.allowZero && t === 0) return 0;
     if (t < MIN_TIMESTAMP_MS) throw invalidArgument(fieldPath(at, name), `implausible timestamp ${t} (before 2000; seconds instead of ms?)`);
     const latest = this.limits.now() + this.limits.maxFutureMs;
@@ -109,7 +118,7 @@ class Checker {
   }
 
   int32(at: string, name: string, v: unknown): number {
-    return this.num(at, name, v, { min: -2_147_483_648, max: 2_147_483_647, int: true });
+    return this.num(at, name, v, INT32);
   }
 
   bool(v: unknown): boolean {
@@ -246,7 +255,7 @@ export function metricDataFromWire(raw: MetricDataWire, limits: Partial<Validati
   const lim = { ...DEFAULT_LIMITS, ...limits };
   const { agentId, sequence } = batchIdentity(raw);
   const containers = c.list('', 'containers', raw.containers, lim.maxContainers)
-    .map((x, i) => containerFromWire(c, `containers[${i}]`, x));
+    .map((x, i) => containerFromWire(c, containerPath(i), x));
   const seen = new Set<string>();
   containers.forEach((x, i) => {
     if (seen.has(x.id)) throw invalidArgument(`containers[${i}].id`, `duplicate container id ${x.id}`);

@@ -16,6 +16,43 @@ export class WireDecodeError extends Error {}
 
 const TWO_32 = 4_294_967_296;
 
+// Nearly every string in a batch repeats the previous interval's: container ids, names, images,
+// label keys and values, states, the agent id. Decoding each afresh made most of the decoder's
+// garbage, and every map keyed by these strings downstream (series prefixes, rollups, latest
+// samples) hashed and compared a new copy. Short ASCII strings are looked up by a hash of their
+// length and first and last bytes instead, and checked byte for byte, so a hit is the exact
+// string; anything else is decoded as before.
+const INTERN_MAX_BYTES = 128;
+const INTERN_MAX_ENTRIES = 65_536;
+const HASHED_ENDS = 8;
+let interned = new Map<number, string>();
+
+type SliceableBuffer = Buffer & { utf8Slice(start: number, end: number): string; latin1Slice(start: number, end: number): string };
+
+/** The string of buf[start, end), from the intern table when its bytes were seen before. */
+function internedString(buf: Buffer, start: number, end: number): string {
+  const len = end - start;
+  // utf8Slice: what toString('utf8', …) calls after its argument checks.
+  if (len > INTERN_MAX_BYTES) return (buf as SliceableBuffer).utf8Slice(start, end);
+  let h = 0x811c9dc5 ^ len; // FNV-1a over the ends: enough to tell ids, names and images apart
+  const head = Math.min(end, start + HASHED_ENDS);
+  for (let i = start; i < head; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  for (let i = Math.max(head, end - HASHED_ENDS); i < end; i++) h = Math.imul(h ^ buf[i]!, 0x01000193);
+  const hit = interned.get(h);
+  if (hit !== undefined && hit.length === len) {
+    let i = 0;
+    while (i < len && hit.charCodeAt(i) === buf[start + i]) i++;
+    if (i === len) return hit; // the table holds ASCII only, so equal code units are equal bytes
+  }
+  let ascii = 0;
+  for (let i = start; i < end; i++) ascii |= buf[i]!;
+  if (ascii >= 0x80) return (buf as SliceableBuffer).utf8Slice(start, end);
+  const s = (buf as SliceableBuffer).latin1Slice(start, end);
+  if (interned.size >= INTERN_MAX_ENTRIES) interned = new Map();
+  interned.set(h, s);
+  return s;
+}
+
 class Reader {
   pos = 0;
   constructor(readonly buf: Buffer, readonly end = buf.length) {}
@@ -102,8 +139,7 @@ class Reader {
 
   string(): string {
     const end = this.span();
-    // utf8Slice: what toString('utf8', …) calls after its argument checks; strings are most of the work here.
-    const s = this.pos === end ? '' : (this.buf as Buffer & { utf8Slice(start: number, end: number): string }).utf8Slice(this.pos, end);
+    const s = this.pos === end ? '' : internedString(this.buf, this.pos, end);
     this.pos = end;
     return s;
   }
@@ -154,13 +190,19 @@ function mapEntry(r: Reader, into: Record<string, string>): void {
   into[key] = v;
 }
 
+// Numbers start unset, not 0, and get their 0 default at the end: a field first given 0 (a small
+// integer) and then a timestamp or a fraction became a "double field" in V8, a heap box of its
+// own allocated with every sample, and copied into a new box on every read by name (the encoder
+// and the rollups read fields by name). Fields first given `undefined` hold any number as is.
+const UNSET = undefined as unknown as number;
+
 function containerSample(r: Reader): Record<string, unknown> {
   const end = r.span();
   const c = {
     id: '', name: '', image: '', labels: {} as Record<string, string>, state: '', health: '',
-    restartCount: 0, exitCode: 0, oomKilled: false, startedAtMs: 0, timestampMs: 0,
-    cpuPercent: 0, cpuUsageNs: 0, onlineCpus: 0, memUsageBytes: 0, memLimitBytes: 0, memPercent: 0,
-    memRawUsageBytes: 0, netRxBytes: 0, netTxBytes: 0, blkReadBytes: 0, blkWriteBytes: 0, pids: 0, source: '',
+    restartCount: UNSET, exitCode: UNSET, oomKilled: false, startedAtMs: UNSET, timestampMs: UNSET,
+    cpuPercent: UNSET, cpuUsageNs: UNSET, onlineCpus: UNSET, memUsageBytes: UNSET, memLimitBytes: UNSET, memPercent: UNSET,
+    memRawUsageBytes: UNSET, netRxBytes: UNSET, netTxBytes: UNSET, blkReadBytes: UNSET, blkWriteBytes: UNSET, pids: UNSET, source: '',
   };
   while (r.pos < end) {
     switch (r.field()) {
@@ -192,6 +234,10 @@ function containerSample(r: Reader): Record<string, unknown> {
     }
   }
   r.done(end);
+  // proto3 leaves zeros out of the bytes.
+  c.restartCount ??= 0; c.exitCode ??= 0; c.startedAtMs ??= 0; c.timestampMs ??= 0;
+  c.cpuPercent ??= 0; c.cpuUsageNs ??= 0; c.onlineCpus ??= 0; c.memUsageBytes ??= 0; c.memLimitBytes ??= 0; c.memPercent ??= 0;
+  c.memRawUsageBytes ??= 0; c.netRxBytes ??= 0; c.netTxBytes ??= 0; c.blkReadBytes ??= 0; c.blkWriteBytes ??= 0; c.pids ??= 0;
   return c;
 }
 

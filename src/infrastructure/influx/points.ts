@@ -138,14 +138,17 @@ function writeLine<K extends string>(off: number, first: boolean, prefix: Buffer
   ensure(off, prefix.length + 40 * fields.length + 40);
   let at = off;
   if (!first) scratch[at++] = 10;
-  at += prefix.copy(scratch, at);
+  // TypedArray set, not Buffer copy: copy's argument handling cost more than the bytes.
+  scratch.set(prefix, at);
+  at += prefix.length;
   scratch[at++] = 32;
   const fieldsStart = at;
   for (const f of fields) {
     const v = sample[f.key];
     if (!Number.isFinite(v)) continue;
-    at += (at === fieldsStart ? f.first : f.next).copy(scratch, at);
-    at = writeNumber(at, v);
+    const name = at === fieldsStart ? f.first : f.next;
+    scratch.set(name, at);
+    at = writeNumber(at + name.length, v);
   }
   if (at === fieldsStart) return off;
   scratch[at++] = 32;
