@@ -21,6 +21,14 @@ export interface AgentsConfig {
 }
 
 const FIRST_SEQUENCE = 1_000_000;
+
+function sequenceField(seq: number): Buffer {
+  const out = [0x18]; // field 3 (sequence), wire type 0
+  let v = seq;
+  while (v >= 0x80) { out.push((v % 128) | 0x80); v = Math.floor(v / 128); }
+  out.push(v);
+  return Buffer.from(out);
+}
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function main(o: AgentsConfig): Promise<void> {
@@ -74,12 +82,14 @@ async function main(o: AgentsConfig): Promise<void> {
 
   const send = (ag: (typeof agents)[number]): void => {
     const i = ag.next++;
-    // Past the pool (not expected: it is sized for the run) a batch goes again, sequence and all.
-    if (i >= ag.pool.length) ag.reused++;
-    const k = i % ag.pool.length;
-    sentAt.set(`${ag.agentId}/${FIRST_SEQUENCE + k}`, performance.now());
+    const seq = FIRST_SEQUENCE + i;
+    sentAt.set(`${ag.agentId}/${seq}`, performance.now());
     ag.outstanding++;
-    ag.call.write(ag.pool[k]!);
+    if (i < ag.pool.length) { ag.call.write(ag.pool[i]!); return; }
+    // Past the pool (closed loops at high rates) a batch goes again under a new sequence number,
+    // appended: of a repeated scalar field protobuf readers keep the last.
+    ag.reused++;
+    ag.call.write(Buffer.concat([ag.pool[i % ag.pool.length]!, sequenceField(seq)]));
   };
 
   let t0 = 0;
