@@ -37,6 +37,10 @@ function heldDatabase() {
         taken.push(s);
       },
       health: async () => ({ backend: 'influxdb' as const, ok: true }),
+      // Answers from memory, as the InfluxDB store's are for ids it has seen.
+      hasContainer: async () => true,
+      knowsContainer: () => true,
+      knowsHost: () => true,
       close: async () => undefined,
     } as Partial<MetricsStore> & EncodedWriter<string> as MetricsStore & EncodedWriter<string>,
   };
@@ -91,4 +95,42 @@ test('write-ahead: during an outage the lag limit does not apply; the spool take
     for (let i = 0; i < 200 && store.spoolStats().batches > 0; i++) await sleep(25);
     assert.deepEqual(db.taken, Array.from({ length: 30 }, (_, n) => key(n)));
   } finally { await store.close(); }
+});
+
+test('breaker: answers from memory (health, an id already seen) neither keep the circuit closed during an outage nor close it as the half-open probe', async () => {
+  const db = heldDatabase();
+  db.open();
+  db.down = true;
+  const store = await createResilientStore(db.store, {
+    dataDir: tmp(), replayIntervalMs: 20,
+    breaker: { failureThreshold: 5, resetTimeoutMs: 400 }, retry: { attempts: 0 },
+  });
+  const states: string[] = [];
+  store.onBreakerState((s) => states.push(s));
+  // A health probe and a history request's container check between every failed write.
+  let polling = true;
+  const poll = (async () => {
+    while (polling) {
+      await store.health();
+      assert.equal(await store.hasContainer('seen-before'), true);
+      await sleep(5);
+    }
+  })();
+  try {
+    for (let n = 0; n < 8; n++) { await store.writeBatch(batchN(n)); await sleep(30); }
+    for (let i = 0; i < 100 && store.breakerState() !== 'open'; i++) await sleep(20);
+    assert.equal(store.breakerState(), 'open', `states: ${states.join(' ')}`);
+    // Half-open after the reset timeout: the polls go on, the writer's probe fails, it opens again.
+    for (let i = 0; i < 100 && !states.includes('halfOpen'); i++) await sleep(20);
+    await sleep(200);
+    assert.ok(!states.includes('closed'), `closed with the database still down: ${states.join(' ')}`);
+    db.down = false;
+    for (let i = 0; i < 200 && (store.breakerState() !== 'closed' || store.spoolStats().batches > 0); i++) await sleep(25);
+    assert.equal(store.breakerState(), 'closed');
+    assert.deepEqual(db.taken, Array.from({ length: 8 }, (_, n) => key(n)));
+  } finally {
+    polling = false;
+    await poll;
+    await store.close();
+  }
 });

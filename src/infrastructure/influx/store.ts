@@ -127,6 +127,9 @@ export interface InfluxStore extends MetricsStore {
   writeEncoded(e: EncodedWrite): Promise<void>;
   /** EncodedWrite <-> spool record bytes. */
   encodedCodec: { encode(e: EncodedWrite): Buffer[]; decode(buf: Buffer): EncodedWrite };
+  /** Ids written or found by this process, answered from memory (no InfluxDB call). */
+  knowsContainer(containerId: string): boolean;
+  knowsHost(hostId: string): boolean;
   /** Resolves the server version and ensures the database/bucket exists. Called lazily too. */
   ready(): Promise<{ version: string; writePath: 'v1' | 'v2' }>;
   /**
@@ -747,6 +750,8 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
       });
       return { timestampMs: Number(row[0]), values };
     },
+    knowsContainer: (id) => knownContainers.has(id),
+    knowsHost: (id) => knownHosts.has(id),
     async hasContainer(id) {
       if (knownContainers.has(id)) return true;
       await ready();

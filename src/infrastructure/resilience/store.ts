@@ -24,6 +24,9 @@ export interface EncodedWriter<E> {
   encodeAlert(evt: AlertEvent): E;
   writeEncoded(e: E): Promise<void>;
   encodedCodec: SpoolCodec<E>;
+  /** Ids it has written or seen, answered from memory (no database call). */
+  knowsContainer(containerId: string): boolean;
+  knowsHost(hostId: string): boolean;
 }
 
 export interface ResilientStoreOptions {
@@ -153,6 +156,10 @@ export async function createResilientStore<E>(inner: MetricsStore & EncodedWrite
     kick();
   }
 
+  // Only calls that reach the database go through the breaker: an answer from memory (health,
+  // an id already seen) counted as a success, so a health probe every few seconds reset the
+  // failure streak (the circuit never opened while InfluxDB was down) or, as the half-open
+  // probe, closed the circuit with InfluxDB still down.
   const read = <T>(fn: () => Promise<T>): Promise<T> => breaker.fire(fn);
 
   return {
@@ -161,13 +168,13 @@ export async function createResilientStore<E>(inner: MetricsStore & EncodedWrite
     queryContainer: (q) => read(() => inner.queryContainer(q)),
     queryHost: (q) => read(() => inner.queryHost(q)),
     latestContainer: (id) => read(() => inner.latestContainer(id)),
-    hasContainer: (id) => read(() => inner.hasContainer(id)),
-    hasHost: (id) => read(() => inner.hasHost(id)),
+    hasContainer: (id) => (inner.knowsContainer(id) ? Promise.resolve(true) : read(() => inner.hasContainer(id))),
+    hasHost: (id) => (inner.knowsHost(id) ? Promise.resolve(true) : read(() => inner.hasHost(id))),
     queryAlerts: (q) => read(() => inner.queryAlerts(q)),
     async health(): Promise<StoreHealth> {
       const s = spool.stats();
       let innerHealth: StoreHealth | undefined;
-      if (breaker.state() !== 'open') innerHealth = await read(() => inner.health()).catch(() => undefined);
+      if (breaker.state() !== 'open') innerHealth = await inner.health().catch(() => undefined);
       const backend = innerHealth?.backend ?? 'influxdb';
       return {
         ...innerHealth, backend, ok: breaker.state() === 'closed' && (innerHealth?.ok ?? false),
