@@ -1,5 +1,5 @@
 // Runs the real `dockwatch` CLI (the built dist/cli.js, as users run it) as a child process.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +8,11 @@ export { freePort } from './wait.js';
 export const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli.js');
 
 export const tempDir = (prefix: string): string => mkdtempSync(join(tmpdir(), prefix));
+
+/** The docker CLI against the test engine: resolves with its trimmed stdout. */
+export const dockerCli = (dockerHost: string) => (...args: string[]): Promise<string> => new Promise((resolve, reject) => {
+  execFile('docker', args, { env: { ...process.env, DOCKER_HOST: dockerHost } }, (err, stdout) => (err ? reject(err) : resolve(stdout.trim())));
+});
 
 export interface RunningCli {
   child: ChildProcess;

@@ -57,3 +57,11 @@ export async function startInfluxd(opts: { auth?: boolean } = {}): Promise<Influ
   await start();
   return { url, dir, kill, start, pid: () => child?.pid };
 }
+
+/** Timestamps (ms) of every stored point of a container, straight from InfluxDB, oldest first. */
+export async function storedTimestamps(url: string, db: string, containerId: string): Promise<number[]> {
+  const q = `SELECT cpu_percent FROM container WHERE container_id = '${containerId}'`;
+  const res = await fetch(`${url}/query?db=${db}&epoch=ms&q=${encodeURIComponent(q)}`);
+  const body = await res.json() as { results: Array<{ series?: Array<{ values: Array<[number, number]> }> }> };
+  return (body.results[0]?.series?.[0]?.values ?? []).map((v) => v[0]);
+}

@@ -5,16 +5,14 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { requireEnv } from '../helpers/env.js';
-import { freePort, runCli, tempDir, type RunningCli } from '../helpers/cli-process.js';
-import { startInfluxd, type Influxd } from '../helpers/storage-influxd.js';
+import { dockerCli, freePort, runCli, tempDir, type RunningCli } from '../helpers/cli-process.js';
+import { startInfluxd, storedTimestamps, type Influxd } from '../helpers/storage-influxd.js';
+import { waitFor } from '../helpers/wait.js';
 
-const exec = promisify(execFile);
 const DOCKER_HOST = requireEnv('TEST_DOCKER_HOST');
 const IMAGE = requireEnv('TEST_DOCKER_IMAGE');
-const docker = (...args: string[]) => exec('docker', args, { env: { ...process.env, DOCKER_HOST } }).then((r) => r.stdout.trim());
+const docker = dockerCli(DOCKER_HOST);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const procs: RunningCli[] = [];
@@ -26,24 +24,7 @@ after(async () => {
   if (influxd) { await influxd.kill(); fs.rmSync(influxd.dir, { recursive: true, force: true }); }
 });
 
-async function influxTimestamps(url: string, db: string, id: string): Promise<number[]> {
-  const q = `SELECT cpu_percent FROM container WHERE container_id = '${id}'`;
-  const res = await fetch(`${url}/query?db=${db}&epoch=ms&q=${encodeURIComponent(q)}`);
-  const body = (await res.json()) as { results: Array<{ series?: Array<{ values: Array<[number, number]> }> }> };
-  return (body.results[0]?.series?.[0]?.values ?? []).map((v) => v[0]);
-}
-
 interface StoreHealth { status: string; breaker: string; spool: { batches: number } }
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms: number): Promise<T> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const v = await probe().catch(() => undefined);
-    if (v !== undefined) return v;
-    await sleep(250);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 test('influxd killed -9 for 40 s under a real agent and container: acks go on, the breaker opens and closes, every sample lands once', { timeout: 240_000 }, async () => {
   influxd = await startInfluxd();
@@ -70,11 +51,11 @@ test('influxd killed -9 for 40 s under a real agent and container: acks go on, t
     const res = await fetch(`http://127.0.0.1:${port}/health`);
     return ((await res.json()) as { components: { store: StoreHealth } }).components.store;
   };
-  await waitFor('first samples in InfluxDB', async () => ((await influxTimestamps(url, db, containerId)).length >= 3 ? true : undefined), 30_000);
+  await waitFor('first samples in InfluxDB', async () => ((await storedTimestamps(url, db, containerId)).length >= 3 ? true : undefined), 30_000, 250);
 
   await influxd.kill();
   const killedAt = Date.now();
-  const open = await waitFor('breaker open in /health', async () => { const h = await storeHealth(); return h.breaker === 'open' ? h : undefined; }, 30_000)
+  const open = await waitFor('breaker open in /health', async () => { const h = await storeHealth(); return h.breaker === 'open' ? h : undefined; }, 30_000, 250)
     .catch(async (err: Error) => { throw new Error(`${err.message}: ${JSON.stringify(await storeHealth().catch(() => null))}\n${server.output().slice(-3000)}`); });
   assert.equal(open.status, 'degraded');
   await sleep(Math.max(0, 40_000 - (Date.now() - killedAt)));
@@ -86,7 +67,7 @@ test('influxd killed -9 for 40 s under a real agent and container: acks go on, t
   await waitFor('breaker closed and spool empty', async () => {
     const h = await storeHealth();
     return h.breaker === 'closed' && h.spool.batches === 0 ? h : undefined;
-  }, 90_000);
+  }, 90_000, 250);
   await sleep(3000);
 
   // SIGTERM: the agent waits for its last acks, the server writes what is spooled.
@@ -101,7 +82,7 @@ test('influxd killed -9 for 40 s under a real agent and container: acks go on, t
   const c = changes.indexOf('halfOpen->closed', h);
   assert.ok(o >= 0 && h > o && c > h, `breaker changes logged: ${changes.join(' ')}`);
 
-  const ts = await influxTimestamps(url, db, containerId);
+  const ts = await storedTimestamps(url, db, containerId);
   assert.equal(new Set(ts).size, ts.length, 'no sample twice');
   const outage = ts.filter((t) => t > killedAt && t < restartedAt);
   assert.ok(outage.length >= 35, `samples taken while influxd was down must arrive after it is back; got ${outage.length} over ${Math.round((restartedAt - killedAt) / 1000)} s`);

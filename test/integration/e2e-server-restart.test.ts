@@ -3,18 +3,16 @@
 // InfluxDB ends up with every sample the agent took, each once (no gap in the series).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { requireEnv } from '../helpers/env.js';
-import { freePort, runCli, tempDir, type RunningCli } from '../helpers/cli-process.js';
+import { dockerCli, freePort, runCli, tempDir, type RunningCli } from '../helpers/cli-process.js';
+import { storedTimestamps } from '../helpers/storage-influxd.js';
 import { createMetricsSubscriber } from '../../src/infrastructure/grpc/subscribe-client.js';
 import type { ContainerSample } from '../../src/domain/types.js';
 
-const exec = promisify(execFile);
 const DOCKER_HOST = requireEnv('TEST_DOCKER_HOST');
 const IMAGE = requireEnv('TEST_DOCKER_IMAGE');
 const INFLUX = requireEnv('TEST_INFLUXDB_URL');
-const docker = (...args: string[]) => exec('docker', args, { env: { ...process.env, DOCKER_HOST } }).then((r) => r.stdout.trim());
+const docker = dockerCli(DOCKER_HOST);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const procs: RunningCli[] = [];
@@ -23,13 +21,6 @@ after(async () => {
   for (const p of procs) await p.stop('SIGKILL');
   if (containerId) await docker('rm', '-f', containerId).catch(() => undefined);
 });
-
-async function influxTimestamps(db: string, id: string): Promise<number[]> {
-  const q = `SELECT cpu_percent FROM container WHERE container_id = '${id}'`;
-  const res = await fetch(`${INFLUX}/query?db=${db}&epoch=ms&q=${encodeURIComponent(q)}`);
-  const body = (await res.json()) as { results: Array<{ series?: Array<{ values: Array<[number, number]> }> }> };
-  return (body.results[0]?.series?.[0]?.values ?? []).map((v) => v[0]);
-}
 
 test('kill -9 of the server mid-stream loses no sample (gapless series in InfluxDB), and /api/metrics returns the values the agent sent', async () => {
   containerId = await docker('run', '-d', '--name', `e2e-restart-${process.pid}`, '--label', 'dockwatch.test=1', '--network', 'none', IMAGE, 'sleep', '600');
@@ -107,7 +98,7 @@ test('kill -9 of the server mid-stream loses no sample (gapless series in Influx
   assert.match(agent.output(), /"dropped":0/);
   assert.equal(await server.stop('SIGTERM'), 0, server.output().slice(-2000));
 
-  const ts = await influxTimestamps(db, containerId);
+  const ts = await storedTimestamps(INFLUX, db, containerId);
   assert.ok(ts.length >= 14, `expected at least 14 points, got ${ts.length}: ${ts.map((t) => t - killedAt).join(",")}\n${server.output().slice(-3000)}\n${agent.output().slice(-3000)}`);
   const covered = ts.filter((t) => t > killedAt && t < killedAt + 5000);
   assert.ok(covered.length >= 3, `samples taken while the server was down must arrive after the restart; got ${covered.length}`);

@@ -10,20 +10,12 @@ import { createResilientStore } from '../../src/infrastructure/resilience/store.
 import type { BreakerState } from '../../src/infrastructure/resilience/breaker.js';
 import { requireEnv } from '../helpers/env.js';
 import { containerIds, makeBatch } from '../helpers/storage-batches.js';
-import { freePort, startInfluxd } from '../helpers/storage-influxd.js';
+import { freePort, startInfluxd, storedTimestamps } from '../helpers/storage-influxd.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const made: string[] = [];
 const tmp = (): string => { const d = fs.mkdtempSync(path.join(os.tmpdir(), 'dw-storage-fault-')); made.push(d); return d; };
 after(() => { for (const d of made) fs.rmSync(d, { recursive: true, force: true }); });
-
-/** Timestamps of every stored point of a container, straight from InfluxDB. */
-async function storedTimestamps(url: string, db: string, containerId: string): Promise<number[]> {
-  const q = `SELECT cpu_percent FROM container WHERE container_id = '${containerId}'`;
-  const res = await fetch(`${url}/query?db=${db}&epoch=ms&q=${encodeURIComponent(q)}`);
-  const body = await res.json() as { results: Array<{ series?: Array<{ values: Array<[number, number]> }> }> };
-  return (body.results[0]?.series?.[0]?.values ?? []).map((v) => v[0]);
-}
 
 async function waitFor(what: string, cond: () => boolean | Promise<boolean>, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
