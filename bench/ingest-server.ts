@@ -19,7 +19,7 @@ const log: Logger = { debug() {}, info() {}, warn() {}, error: (o, m) => { conso
 const nullStore = { writeBatch: async () => undefined, health: async () => ({ backend: 'sqlite' as const, ok: true, null: true }), close: async () => undefined } as unknown as MetricsStore;
 const inner: MetricsStore = cfg.store === 'null' ? nullStore : cfg.store === 'influx'
   ? await createResilientStore(createInfluxStore({ url: cfg.url!, bucket: cfg.bucket ?? 'dockwatch_bench', log, ...(cfg.maxConcurrentWrites ? { maxConcurrentWrites: cfg.maxConcurrentWrites } : {}) }), { dataDir: cfg.dataDir, log, ...cfg.resilient })
-  : createSqliteStore({ dataDir: cfg.dataDir, log, ...cfg.resilient });
+  : createSqliteStore({ dataDir: cfg.dataDir, log });
 // Time spent inside the store, to tell it from the rest of the server.
 const storeLat: number[] = [];
 const store: MetricsStore = {

@@ -253,9 +253,11 @@ async function adapterRate(store: MetricsStore, seconds: number, callers: number
 /** The bench server's latest once-a-second report of its store (bench/ingest-server.ts). */
 export interface StoreStats { atMs: number; linesWritten: number | null; spoolBatches: number; spoolBytes: number }
 
+/** DW_BENCH_PROF=dir: the server and agent processes write CPU profiles there. */
+const profileFlags = (): string[] => (process.env.DW_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DW_BENCH_PROF}`] : []);
+
 export async function startServer(cfg: Record<string, unknown>): Promise<{ child: ChildProcess; port: number; stats: () => StoreStats | undefined }> {
-  const prof = process.env.DW_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DW_BENCH_PROF}`] : [];
-  const child = spawn(process.execPath, [...prof, '--import', 'tsx', path.join(here, 'ingest-server.ts'), JSON.stringify(cfg)],
+  const child = spawn(process.execPath, [...profileFlags(), '--import', 'tsx', path.join(here, 'ingest-server.ts'), JSON.stringify(cfg)],
     { stdio: ['ignore', 'pipe', 'inherit'] });
   const port = await new Promise<number>((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('server did not start')), 30_000);
@@ -319,7 +321,7 @@ export async function grpcRun(port: number, pid: number, o: GrpcRunOptions, proc
       ...(o.batchesPerSec ? { batchesPerSec: o.batchesPerSec / procs } : {}),
       ...(o.maxBatchesPerSec ? { maxBatchesPerSec: o.maxBatchesPerSec / procs } : {}), tag: `p${k}t${Date.now() % 1_000_000}`,
     };
-    const child = spawn(process.execPath, [...(process.env.DW_BENCH_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.DW_BENCH_PROF}`] : []), '--import', 'tsx', path.join(here, 'ingest-agents.ts'), JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [...profileFlags(), '--import', 'tsx', path.join(here, 'ingest-agents.ts'), JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'inherit'] });
     children.push(child);
     let buf = '';
     child.stdout!.setEncoding('utf8');

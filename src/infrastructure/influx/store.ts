@@ -590,18 +590,21 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
   /** The SELECT ... INTO statements for a set of due backfills. */
   function backfillStatements(due: Backfill[]): string[] {
     const out: string[] = [];
-    const perMinute = new Map<string, Backfill[]>();
+    // Measurement and minute -> its series (host and id), each once.
+    const perMinute = new Map<string, Map<string, Backfill>>();
     for (const b of due) {
       if (!b.series) {
         for (let t = b.fromMs; t < b.toMs; t += 10 * ROLLUP_MINUTE_MS) out.push(rollupStatement(b.m, t, Math.min(b.toMs, t + 10 * ROLLUP_MINUTE_MS)));
         continue;
       }
       const key = `${b.m} ${b.fromMs}`;
-      const list = perMinute.get(key) ?? [];
-      if (!list.some((x) => x.series!.host === b.series!.host && x.series!.id === b.series!.id)) list.push(b);
-      perMinute.set(key, list);
+      const series = perMinute.get(key) ?? new Map<string, Backfill>();
+      const id = `${b.series.host}\n${b.series.id}`;
+      if (!series.has(id)) series.set(id, b);
+      perMinute.set(key, series);
     }
-    for (const list of perMinute.values()) {
+    for (const series of perMinute.values()) {
+      const list = [...series.values()];
       const { m, fromMs, toMs } = list[0]!;
       // Past a few dozen series one pass over the whole minute is cheaper than the conditions.
       if (list.length > 50) { out.push(rollupStatement(m, fromMs, toMs)); continue; }
@@ -691,6 +694,9 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
     return { body, count, minTs: Number.isFinite(minTs) ? minTs : 0, rolled: false, epoch: 0 };
   }
 
+  const knowsContainer = (id: string): boolean => knownContainers.has(id);
+  const knowsHost = (id: string): boolean => knownHosts.has(id);
+
   let lastEncodeMs = Date.now();
   /** Raw lines plus the rollup rows this batch completed, and the minutes to recompute. */
   function encodeBatch(batch: MetricBatch): EncodedWrite {
@@ -750,10 +756,10 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
       });
       return { timestampMs: Number(row[0]), values };
     },
-    knowsContainer: (id) => knownContainers.has(id),
-    knowsHost: (id) => knownHosts.has(id),
+    knowsContainer,
+    knowsHost,
     async hasContainer(id) {
-      if (knownContainers.has(id)) return true;
+      if (knowsContainer(id)) return true;
       await ready();
       const series = await influxql(`SHOW TAG VALUES FROM ${ident(MEASUREMENT.container)} WITH KEY = ${ident('container_id')} WHERE ${ident('container_id')} = ${q(id)}`);
       const found = series.some((s) => s.values.length > 0);
@@ -761,7 +767,7 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
       return found;
     },
     async hasHost(id) {
-      if (knownHosts.has(id)) return true;
+      if (knowsHost(id)) return true;
       await ready();
       const series = await influxql(`SELECT last(${ident('cpu_percent')}) FROM ${ident(MEASUREMENT.host)} WHERE ${await hostWhere(id)}`);
       const found = series.some((s) => s.values.length > 0);

@@ -285,8 +285,6 @@ export async function openSpool<T>(opts: SpoolOptions<T>): Promise<Spool<T>> {
     // Chunks handed to the handler, oldest first; the cursor moves past one only once it and
     // every earlier one resolved.
     const inflight: Array<{ result: Promise<void>; upto: Cursor; n: number; read: ReadBuffer }> = [];
-    // Reads hold at most a chunk (or one record larger than that) at a time.
-    const readBytes = Number.isFinite(maxBytes) ? maxBytes : Infinity;
     let sent: Cursor = { ...cursor }; // where the next chunk starts
     const commitOldest = async (): Promise<void> => {
       const c = inflight[0]!;
@@ -314,7 +312,8 @@ export async function openSpool<T>(opts: SpoolOptions<T>): Promise<Spool<T>> {
           continue;
         }
         if (unsent > 0 && (inflight.length === 0 || (inflight.length < concurrency && (unsent >= minBytesWhileBusy || seg !== active)))) {
-          const read = await readAt(seg, sent.offset, unsent, readBytes);
+          // A read holds at most a chunk (or one record larger than that).
+          const read = await readAt(seg, sent.offset, unsent, maxBytes);
           const { records } = decodeRecords(read.buf, 0, codec, false);
           if (records.length === 0) {
             throw new AppError('INTERNAL', `spool: unreadable record in ${seg.file} at byte ${sent.offset}`);
