@@ -79,3 +79,28 @@ export function checkDiscordPayload(body: unknown): string[] {
   if (total > 6000) p.push('embeds exceed 6000 characters in total');
   return p;
 }
+
+/** The generic webhook document as docs/alert-webhook.md describes it: version, type, text and the object named by type. */
+export function checkWebhookPayload(body: unknown): string[] {
+  const p: string[] = [];
+  const b = body as Record<string, unknown>;
+  if (!b || typeof b !== 'object') return ['body is not an object'];
+  if (b['version'] !== 1) p.push('version must be 1');
+  if (!isStr(b['text']) || b['text'].length === 0) p.push('text must be a non-empty string');
+  const type = b['type'];
+  if (!isStr(type) || !['alert', 'digest', 'lifecycle', 'action'].includes(type)) return [...p, `unexpected type ${String(type)}`];
+  const obj = b[type] as Record<string, unknown> | undefined;
+  if (!obj || typeof obj !== 'object') return [...p, `${type} object missing`];
+  const want: Record<string, [string, 'string' | 'number'][]> = {
+    alert: [['id', 'string'], ['ruleId', 'string'], ['severity', 'string'], ['state', 'string'], ['host', 'string'], ['containerId', 'string'],
+      ['containerName', 'string'], ['value', 'number'], ['threshold', 'number'], ['message', 'string'], ['timestampMs', 'number']],
+    digest: [['serverId', 'string'], ['fromMs', 'number'], ['toMs', 'number'], ['alertsFired', 'number'], ['alertsResolved', 'number']],
+    lifecycle: [['event', 'string'], ['serverId', 'string'], ['timestampMs', 'number'], ['message', 'string']],
+    action: [['action', 'string'], ['outcome', 'string'], ['host', 'string'], ['containerId', 'string'], ['containerName', 'string'],
+      ['message', 'string'], ['timestampMs', 'number']],
+  };
+  for (const [k, t] of want[type]!) if (typeof obj[k] !== t) p.push(`${type}.${k} must be a ${t}`);
+  if (type === 'alert' && !('link' in b)) p.push('link missing (null when there is none)');
+  if (type === 'action' && !['requested', 'ok', 'failed', 'refused'].includes(String(obj['outcome']))) p.push('action.outcome must be requested/ok/failed/refused');
+  return p;
+}

@@ -1,15 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import type { AlertEvent, Notification } from '../../src/application/alert-ports.js';
+import type { ActionNotice, AlertEvent, Notification } from '../../src/application/alert-ports.js';
 import { AppError } from '../../src/application/errors.js';
 import { type Channel, createNotificationDispatcher, parseRetryAfter, withRetry } from '../../src/infrastructure/notifiers/delivery.js';
 import { DISCORD_COLORS, discordPayload } from '../../src/infrastructure/notifiers/discord.js';
 import { emailContent } from '../../src/infrastructure/notifiers/email.js';
+import { summary } from '../../src/infrastructure/notifiers/format.js';
 import { readNotifierSettings } from '../../src/infrastructure/notifiers/settings.js';
 import { slackPayload } from '../../src/infrastructure/notifiers/slack.js';
 import { webhookPayload } from '../../src/infrastructure/notifiers/webhook.js';
 import { parseRedisAddress } from '../../src/infrastructure/redis/connection.js';
-import { checkDiscordPayload, checkSlackPayload } from '../helpers/webhook-shapes.js';
+import { checkDiscordPayload, checkSlackPayload, checkWebhookPayload } from '../helpers/webhook-shapes.js';
 import { memoryLog } from '../helpers/silent-log.js';
 
 const alert = (p: Partial<AlertEvent> = {}): AlertEvent => ({
@@ -17,6 +18,9 @@ const alert = (p: Partial<AlertEvent> = {}): AlertEvent => ({
   containerName: 'web', value: 97.25, threshold: 90, message: 'CPU 97.3% > 90%: container web on host h', timestampMs: 1_700_000_000_000, ...p,
 });
 const fmt = { publicUrl: 'https://dw.example' };
+const action = (p: Partial<ActionNotice> = {}): Notification => ({ kind: 'action', action: {
+  action: 'autoheal.restart', outcome: 'requested', host: 'node-1', containerId: 'c1', containerName: 'web',
+  message: 'Dockwatch autoheal: restarting web on host node-1 (attempt 1 of 3, unhealthy)', timestampMs: 1_700_000_000_000, ...p } });
 
 test('Slack payload: header/section/context blocks, fields, link, fallback text', () => {
   const long = alert({ containerName: 'x'.repeat(400), context: { exitCode: 2, logTail: Array.from({ length: 20 }, (_, i) => `line ${i} ${'y'.repeat(300)}`) } });
@@ -63,6 +67,44 @@ test('webhook payload is versioned and typed', () => {
   assert.deepEqual(p['alert'], alert());
   assert.equal(p['link'], 'https://dw.example/dashboard.html?container=c1');
   assert.equal(webhookPayload({ kind: 'alert', alert: alert({ containerId: 'watch:nginx' }) }, fmt)['link'], null);
+  const lifecycle: Notification = { kind: 'lifecycle', event: 'start', serverId: 's', timestampMs: 1, message: 'Dockwatch server s started' };
+  for (const x of [n, lifecycle, action(), action({ outcome: 'failed' })]) assert.deepEqual(checkWebhookPayload(webhookPayload(x, fmt)), [], x.kind);
+  assert.ok(checkWebhookPayload({ version: 1, type: 'action', text: 'x', action: { outcome: 'maybe' } }).length >= 2, 'the checker can fail');
+});
+
+test('action notices: worded by their message, titled and coloured by outcome, valid Slack/Discord payloads', () => {
+  const msg = 'Dockwatch autoheal: restarting web on host node-1 (attempt 1 of 3, unhealthy)';
+  assert.equal(summary(action()), msg);
+  const colors = [['requested', DISCORD_COLORS.info], ['ok', DISCORD_COLORS.resolved], ['failed', DISCORD_COLORS.critical],
+    ['refused', DISCORD_COLORS.warning]] as const;
+  for (const [outcome, color] of colors) {
+    const n = action({ outcome });
+    const s = slackPayload(n, fmt);
+    assert.deepEqual(checkSlackPayload(s), [], outcome);
+    assert.equal(s.text, msg);
+    assert.deepEqual(s.blocks.map((b) => b['type']), ['header', 'section', 'context']);
+    assert.ok(JSON.stringify(s.blocks[0]).includes(`[${outcome.toUpperCase()}] autoheal.restart: web on node-1`), outcome);
+    const d = discordPayload(n, fmt);
+    assert.deepEqual(checkDiscordPayload(d), [], outcome);
+    assert.equal(d.embeds[0]!.color, color, outcome);
+    assert.equal(d.embeds[0]!.description, msg);
+    assert.match(d.embeds[0]!.title, new RegExp(`^Dockwatch \\[${outcome.toUpperCase()}\\] autoheal.restart`));
+  }
+  const long = action({ containerName: 'w'.repeat(400), message: 'm'.repeat(5000) });
+  assert.deepEqual(checkSlackPayload(slackPayload(long, fmt)), []);
+  assert.deepEqual(checkDiscordPayload(discordPayload(long, fmt)), []);
+
+  const e = emailContent(action({ outcome: 'failed', containerName: '<b>web</b>', message: 'restart of <b>web</b> failed' }), fmt);
+  assert.equal(e.subject, 'Dockwatch [FAILED] autoheal.restart: <b>web</b> on node-1');
+  assert.match(e.text, /^restart of <b>web<\/b> failed\n\nAction: autoheal.restart\nOutcome: failed\nHost: node-1/);
+  assert.ok(!e.html.includes('<b>web'));
+
+  const w = webhookPayload(action(), fmt);
+  assert.deepEqual(checkWebhookPayload(w), []);
+  assert.equal(w['type'], 'action');
+  assert.equal(w['text'], msg);
+  assert.deepEqual(w['action'], { action: 'autoheal.restart', outcome: 'requested', host: 'node-1', containerId: 'c1',
+    containerName: 'web', message: msg, timestampMs: 1_700_000_000_000 });
 });
 
 test('withRetry: 3 attempts, 1 s then x2, honours Retry-After, stops on permanent errors', async () => {
@@ -96,6 +138,9 @@ test('dispatcher: channels in parallel, a failing one does not stop the others; 
   got.length = 0;
   await d.deliver({ kind: 'lifecycle', event: 'start', serverId: 's', timestampMs: 1, message: 'hi' });
   assert.deepEqual(got, ['console'], 'lifecycle only on the console unless NOTIFY_LIFECYCLE');
+  got.length = 0;
+  await d.deliver(action());
+  assert.deepEqual(got.sort(), ['console', 'slack'], 'actions go to every channel, NOTIFY_LIFECYCLE or not');
 });
 
 test('settings: defaults, channels only when configured, bad values named', () => {

@@ -10,9 +10,11 @@ export function createConsoleChannel(log: Logger): Channel {
     async send(n: Notification) {
       const fields = n.kind === 'alert' ? { notification: 'alert', alert: n.alert }
         : n.kind === 'digest' ? { notification: 'digest', digest: n.digest }
-          : { notification: 'lifecycle', event: n.event, serverId: n.serverId };
-      if (n.kind === 'alert' && n.alert.state === 'firing') log.warn(fields, summary(n));
-      else log.info(fields, summary(n));
+          : n.kind === 'action' ? { notification: 'action', action: n.action }
+            : { notification: 'lifecycle', event: n.event, serverId: n.serverId };
+      if ((n.kind === 'alert' && n.alert.state === 'firing') || (n.kind === 'action' && (n.action.outcome === 'failed' || n.action.outcome === 'refused'))) {
+        log.warn(fields, summary(n));
+      } else log.info(fields, summary(n));
     },
   };
 }

@@ -91,6 +91,7 @@ export function createNotificationDispatcher(opts: DispatcherOptions): Notificat
 
   return {
     async deliver(n) {
+      // Only lifecycle notices are held back; alerts, digests and actions (autoheal) go everywhere.
       const targets = n.kind === 'lifecycle' && !opts.notifyLifecycle
         ? opts.channels.filter((c) => c.name === 'console') : opts.channels;
       await Promise.all(targets.map((c) => one(c, n)));

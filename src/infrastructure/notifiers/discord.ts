@@ -1,10 +1,10 @@
 // Discord webhook with one embed, coloured by severity (critical red, warning amber,
-// resolved green, info blue). Limits respected: title 256, description 4096, at most 25
+// resolved green, info blue); actions by outcome (ok green, requested blue, failed red, refused amber). Limits respected: title 256, description 4096, at most 25
 // fields with name 256 / value 1024, footer 2048, 6000 characters per message.
 import type { Notification } from '../../application/alert-ports.js';
 import type { Channel } from './delivery.js';
 import { postJson } from './delivery.js';
-import { type FormatOptions, alertFields, alertTitle, containerLink, digestLines, digestTitle, truncate } from './format.js';
+import { type FormatOptions, actionFields, actionTitle, actionTone, alertFields, alertTitle, containerLink, digestLines, digestTitle, truncate } from './format.js';
 
 export const DISCORD_COLORS = { critical: 0xe01e5a, warning: 0xecb22e, resolved: 0x2eb67d, info: 0x36c5f0 } as const;
 
@@ -53,6 +53,18 @@ export function discordPayload(n: Notification, o: FormatOptions): { username: s
         fields: [], timestamp: new Date(n.timestampMs).toISOString(), footer: { text: `server ${n.serverId}` },
       };
       break;
+    case 'action': {
+      const a = n.action;
+      const tone = actionTone(a);
+      embed = {
+        title: truncate(`Dockwatch ${actionTitle(a)}`, 256), description: truncate(a.message, 4096),
+        color: tone === 'ok' ? DISCORD_COLORS.resolved : tone === 'failed' ? DISCORD_COLORS.critical
+          : tone === 'refused' ? DISCORD_COLORS.warning : DISCORD_COLORS.info,
+        fields: actionFields(a).map(([k, v]) => field(k, v)), timestamp: new Date(a.timestampMs).toISOString(),
+        footer: { text: a.action },
+      };
+      break;
+    }
   }
   return { username: 'Dockwatch', embeds: [embed] };
 }

@@ -5,7 +5,7 @@ import nodemailer from 'nodemailer';
 import type { Notification } from '../../application/alert-ports.js';
 import { AppError } from '../../application/errors.js';
 import type { Channel } from './delivery.js';
-import { type FormatOptions, alertFields, alertTitle, containerLink, digestLines, digestTitle, summary } from './format.js';
+import { type FormatOptions, actionFields, actionTitle, alertFields, alertTitle, containerLink, digestLines, digestTitle, summary } from './format.js';
 
 export interface EmailOptions extends FormatOptions {
   host: string;
@@ -42,6 +42,16 @@ export function emailContent(n: Notification, o: FormatOptions): { subject: stri
     }
     case 'lifecycle':
       return { subject: summary(n), text: n.message, html: `<p>${esc(n.message)}</p>` };
+    case 'action': {
+      const a = n.action;
+      const fields: [string, string][] = [...actionFields(a), ['Time', new Date(a.timestampMs).toISOString()]];
+      return {
+        subject: `Dockwatch ${actionTitle(a)}`,
+        text: [a.message, '', ...fields.map(([k, v]) => `${k}: ${v}`)].join('\n'),
+        html: `<h2>${esc(`Dockwatch ${actionTitle(a)}`)}</h2><p>${esc(a.message)}</p><table>${
+          fields.map(([k, v]) => `<tr><th align="left">${esc(k)}</th><td>${esc(v)}</td></tr>`).join('')}</table>`,
+      };
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 // Channel-neutral wording of notifications, shared by the channel formatters.
-import type { AlertEvent, Digest, Notification } from '../../application/alert-ports.js';
+import type { ActionNotice, AlertEvent, Digest, Notification } from '../../application/alert-ports.js';
 
 export interface FormatOptions {
   /** PUBLIC_URL without trailing slash; '' = no links. */
@@ -53,7 +53,29 @@ export function summary(n: Notification): string {
     case 'alert': return `${alertTitle(n.alert)} - ${n.alert.message}`;
     case 'digest': return digestTitle(n.digest);
     case 'lifecycle': return n.message;
+    case 'action': return n.action.message;
   }
+}
+
+/** How an action turned out, for titles and colours: ok, requested (in progress), failed, refused. */
+export type ActionTone = 'ok' | 'info' | 'failed' | 'refused';
+
+export function actionTone(a: ActionNotice): ActionTone {
+  switch (a.outcome) {
+    case 'ok': case 'restarted': return 'ok';
+    case 'failed': return 'failed';
+    case 'refused': return 'refused';
+    default: return 'info';
+  }
+}
+
+/** e.g. "[FAILED] autoheal.restart: web on node-1". */
+export function actionTitle(a: ActionNotice): string {
+  return `[${a.outcome.toUpperCase()}] ${a.action}: ${a.containerName || a.containerId || '(host)'} on ${a.host}`;
+}
+
+export function actionFields(a: ActionNotice): [string, string][] {
+  return [['Action', a.action], ['Outcome', a.outcome], ['Host', a.host], ['Container', a.containerName || a.containerId || '(host)']];
 }
 
 export const truncate = (s: string, max: number): string => (s.length <= max ? s : `${s.slice(0, Math.max(0, max - 1))}…`);

@@ -2,10 +2,10 @@
 // container, value, threshold), the log tail when there is one, and a context line with the
 // chart link. `text` is the fallback shown in notifications. Limits respected: header text
 // 150 chars, section text 3000, at most 10 fields.
-import type { AlertEvent, Notification } from '../../application/alert-ports.js';
+import type { ActionNotice, AlertEvent, Notification } from '../../application/alert-ports.js';
 import type { Channel } from './delivery.js';
 import { postJson } from './delivery.js';
-import { type FormatOptions, alertFields, alertTitle, containerLink, digestLines, digestTitle, summary, truncate } from './format.js';
+import { type FormatOptions, actionFields, actionTitle, actionTone, alertFields, alertTitle, containerLink, digestLines, digestTitle, summary, truncate } from './format.js';
 
 type Block = Record<string, unknown>;
 
@@ -33,6 +33,18 @@ function alertBlocks(a: AlertEvent, o: FormatOptions): Block[] {
   return blocks;
 }
 
+const ACTION_ICONS = { ok: ['✅', ':white_check_mark:'], info: ['🔧', ':wrench:'], failed: ['🔴', ':red_circle:'], refused: ['⚠️', ':warning:'] } as const;
+
+function actionBlocks(a: ActionNotice): Block[] {
+  const [emoji, icon] = ACTION_ICONS[actionTone(a)];
+  return [
+    header(`${emoji} ${actionTitle(a)}`),
+    { type: 'section', text: { type: 'mrkdwn', text: truncate(`${icon} ${a.message}`, 3000) },
+      fields: actionFields(a).map(([k, v]) => mrkdwn(`*${k}*\n${v}`)) },
+    { type: 'context', elements: [mrkdwn(`\`${a.action}\` · ${new Date(a.timestampMs).toISOString()}`)] },
+  ];
+}
+
 export function slackPayload(n: Notification, o: FormatOptions): { text: string; blocks: Block[] } {
   const text = truncate(summary(n), 3000);
   switch (n.kind) {
@@ -47,6 +59,8 @@ export function slackPayload(n: Notification, o: FormatOptions): { text: string;
     case 'lifecycle':
       return { text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: truncate(n.message, 3000) } },
         { type: 'context', elements: [mrkdwn(`server ${n.serverId} · ${new Date(n.timestampMs).toISOString()}`)] }] };
+    case 'action':
+      return { text, blocks: actionBlocks(n.action) };
   }
 }
 

@@ -16,6 +16,11 @@ export function webhookPayload(n: Notification, o: FormatOptions): Record<string
       return { ...base, digest: n.digest };
     case 'lifecycle':
       return { ...base, lifecycle: { event: n.event, serverId: n.serverId, timestampMs: n.timestampMs, message: n.message } };
+    case 'action': {
+      const a = n.action;
+      return { ...base, action: { action: a.action, outcome: a.outcome, host: a.host, containerId: a.containerId,
+        containerName: a.containerName, message: a.message, timestampMs: a.timestampMs } };
+    }
   }
 }
 
