@@ -8,8 +8,10 @@ import { ConfigError } from './config/env.js';
 import { loadAgentConfig, loadServerConfig, type AgentConfig, type ServerConfig } from './config/config.js';
 import { isAppError } from './application/errors.js';
 import { createLogger } from './infrastructure/shared/logging.js';
-import { startAgent, type AgentHandle } from './agent/main.js';
-import { startServer, type ServerHandle } from './server/main.js';
+// The composition roots are loaded per subcommand: `dockwatch agent` must not load the server's
+// packages (fastify, ioredis, SQLite, nodemailer...). test/integration/cli-agent-modules.test.ts checks it.
+import type { AgentHandle } from './agent/main.js';
+import type { ServerHandle } from './server/main.js';
 
 export const EXIT = { ok: 0, failure: 1, badConfig: 2 } as const;
 
@@ -75,6 +77,7 @@ async function runDaemon(mode: 'agent' | 'server' | 'all'): Promise<number> {
     if (serverCfg) {
       // The in-process agent of `all` needs a credential; one made up per start is enough.
       if (mode === 'all' && !serverCfg.auth.agentToken) serverCfg.auth.agentToken = randomBytes(24).toString('base64url');
+      const { startServer } = await import('./server/main.js');
       server = await startServer(serverCfg, log);
     }
     if (agentCfg) {
@@ -82,6 +85,7 @@ async function runDaemon(mode: 'agent' | 'server' | 'all'): Promise<number> {
         const grpcHost = serverCfg.grpcHost === '0.0.0.0' || serverCfg.grpcHost === '::' ? '127.0.0.1' : serverCfg.grpcHost;
         agentCfg = { ...agentCfg, serverAddr: `${grpcHost.includes(':') ? `[${grpcHost}]` : grpcHost}:${server.grpcPort}`, agentToken: serverCfg.auth.agentToken };
       }
+      const { startAgent } = await import('./agent/main.js');
       agent = await startAgent(agentCfg, mode === 'all' ? log.child({ program: 'agent' }) : log);
     }
   } catch (err) {
