@@ -61,7 +61,21 @@ export interface Heartbeat {
 export type Notification =
   | { kind: 'alert'; alert: AlertEvent }
   | { kind: 'digest'; digest: Digest }
-  | { kind: 'lifecycle'; event: 'start' | 'stop'; serverId: string; timestampMs: number; message: string };
+  | { kind: 'lifecycle'; event: 'start' | 'stop'; serverId: string; timestampMs: number; message: string }
+  | { kind: 'action'; action: ActionNotice };
+
+/** Something Dockwatch did (autoheal), worded like the lifecycle notices; always sent to every channel. */
+export interface ActionNotice {
+  /** e.g. autoheal.restart, autoheal.gave_up */
+  action: string;
+  /** requested, ok, failed, refused */
+  outcome: string;
+  host: string;
+  containerId: string;
+  containerName: string;
+  message: string;
+  timestampMs: number;
+}
 
 /** Delivers one notification to every configured channel; never throws for a channel's failure. */
 export interface NotificationSink {

@@ -7,8 +7,9 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { parseDuration } from '../domain/duration.js';
 import {
-  type AlertRule, type AlertRuleSet, type DefaultRuleSettings, RULE_KINDS, defaultRules,
+  type AlertRule, type AlertRuleSet, type ContainerOverride, type DefaultRuleSettings, RULE_KINDS, defaultRules,
 } from '../domain/alerts/rules.js';
+import { TRIGGER_OF_RULE_KIND, parseAutohealValue } from '../domain/autoheal.js';
 import { AppError } from './errors.js';
 
 // One transform (not a union) so a bad value reports its own reason, not "Invalid input".
@@ -32,6 +33,7 @@ const ruleSchema = z.strictObject({
   threshold: z.number().min(0).optional(),
   window: duration.optional(),
   enabled: z.boolean().optional(),
+  action: z.enum(['restart']).optional(),
 });
 
 const overrideSchema = z.strictObject({
@@ -40,6 +42,7 @@ const overrideSchema = z.strictObject({
   cpu_threshold: z.number().min(0).optional(),
   memory_threshold: z.number().min(0).max(100).optional(),
   alerts: z.union([z.boolean(), z.enum(['on', 'off'])]).optional(),
+  autoheal: z.union([z.boolean(), z.string().max(100)]).optional(),
 });
 
 const watchSchema = z.strictObject({
@@ -55,8 +58,8 @@ export const rulesDocumentSchema = z.strictObject({
 
 /** The document as GET /api/alert-rules returns it (and PUT accepts back). */
 export interface RulesDocument {
-  rules: { id: string; kind: string; severity: string; for: string; threshold: number; window?: string; enabled: boolean }[];
-  overrides: { match: string; host?: string; cpu_threshold?: number; memory_threshold?: number; alerts?: boolean }[];
+  rules: { id: string; kind: string; severity: string; for: string; threshold: number; window?: string; enabled: boolean; action?: string }[];
+  overrides: { match: string; host?: string; cpu_threshold?: number; memory_threshold?: number; alerts?: boolean; autoheal?: string }[];
   watch: { host: string; containers: string[] }[];
 }
 
@@ -87,20 +90,33 @@ export function buildRuleSet(doc: unknown, defaults: DefaultRuleSettings, where 
     const merged: AlertRule = {
       id: d.id, kind, severity: d.severity ?? base?.severity ?? 'warning', forMs: d.for ?? base?.forMs ?? 0,
       threshold: d.threshold ?? base?.threshold ?? 0, windowMs: d.window ?? base?.windowMs ?? 0, enabled: d.enabled ?? true,
+      ...(d.action ? { action: d.action } : {}),
     };
+    if (merged.action && !(kind in TRIGGER_OF_RULE_KIND)) {
+      fail(`rules.${i}.action`, `restart applies to ${Object.keys(TRIGGER_OF_RULE_KIND).join(', ')} rules, not ${kind}`);
+    }
     if ((kind === 'cpu_spike' || kind === 'memory_spike') && merged.threshold <= 0) fail(`rules.${i}.threshold`, 'a spike needs a positive threshold');
     if (base) Object.assign(base, merged);
     else set.rules.push(merged);
   });
-  for (const o of r.data.overrides ?? []) {
+  (r.data.overrides ?? []).forEach((o, i) => {
+    let autoheal: ContainerOverride['autoheal'];
+    if (o.autoheal !== undefined) {
+      try {
+        autoheal = [...parseAutohealValue(String(o.autoheal))];
+      } catch (err) {
+        fail(`overrides.${i}.autoheal`, (err as Error).message);
+      }
+    }
     set.overrides.push({
       match: o.match,
       ...(o.host !== undefined ? { host: o.host } : {}),
       ...(o.cpu_threshold !== undefined ? { cpuThreshold: o.cpu_threshold } : {}),
       ...(o.memory_threshold !== undefined ? { memoryThreshold: o.memory_threshold } : {}),
       ...(o.alerts !== undefined ? { alerts: o.alerts === true || o.alerts === 'on' } : {}),
+      ...(autoheal !== undefined ? { autoheal } : {}),
     });
-  }
+  });
   for (const w of r.data.watch ?? []) set.watch.push({ host: w.host, containers: w.containers });
   return set;
 }
@@ -145,6 +161,7 @@ export function toRulesDocument(set: AlertRuleSet): RulesDocument {
     rules: set.rules.map((r) => ({
       id: r.id, kind: r.kind, severity: r.severity, for: fmtDuration(r.forMs), threshold: r.threshold,
       ...(r.kind === 'restart_loop' ? { window: fmtDuration(r.windowMs) } : {}), enabled: r.enabled,
+      ...(r.action ? { action: r.action } : {}),
     })),
     overrides: set.overrides.map((o) => ({
       match: o.match,
@@ -152,6 +169,7 @@ export function toRulesDocument(set: AlertRuleSet): RulesDocument {
       ...(o.cpuThreshold !== undefined ? { cpu_threshold: o.cpuThreshold } : {}),
       ...(o.memoryThreshold !== undefined ? { memory_threshold: o.memoryThreshold } : {}),
       ...(o.alerts !== undefined ? { alerts: o.alerts } : {}),
+      ...(o.autoheal !== undefined ? { autoheal: o.autoheal.length > 0 ? o.autoheal.join(',') : 'false' } : {}),
     })),
     watch: set.watch.filter((w) => w.source !== 'env').map((w) => ({ host: w.host, containers: [...w.containers] })),
   };

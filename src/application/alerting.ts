@@ -8,14 +8,22 @@
 //             - at most one notification per rule, container and lifecycle state per cooldown;
 //   publish   AlertPublisher.publish                   - the Redis stream the notifiers read.
 //
+// Silences and acknowledgements (control.ts) gate the notification, never the record: a
+// transition that an active silence matches is recorded and shown, but not published; every
+// replica remembers it, and once the silence ends while it still fires, one replica (a claim
+// on "late:<id>") notifies it then. A resolution whose firing was never notified, or that a
+// silence matches, is not notified either (as Alertmanager does). With a repeat interval,
+// alerts still firing are notified again (claim "repeat:<id>:<n>") unless acknowledged.
+//
 // When Redis is unreachable a step throws; the transition then waits in a bounded in-memory
 // queue (oldest dropped and counted when full) together with the step it reached, and is
 // retried on every tick, so it is published once Redis is back and never twice by this
 // replica. health() reports 'degraded' while anything waits.
 import {
-  type AlertState, type AlertEvent, type EvaluationInput, emptyAlertState, evaluate, firingAlerts, restartOfflineClocks,
+  type ActiveAlert, type AlertState, type AlertEvent, type EvaluationInput, emptyAlertState, evaluate, firingAlerts, restartOfflineClocks,
 } from '../domain/alerts/evaluate.js';
-import type { AlertRuleSet, DefaultRuleSettings } from '../domain/alerts/rules.js';
+import type { AlertRuleSet, DefaultRuleSettings, RuleKind } from '../domain/alerts/rules.js';
+import type { AlertLabels } from '../domain/silences.js';
 import type { MetricBatch } from '../domain/types.js';
 import type { AlertHistory, AlertPublisher, Cooldown } from './alert-ports.js';
 import { type RulesDocument, buildRuleSet, toRulesDocument } from './alert-rules.js';
@@ -44,7 +52,15 @@ export interface AlertingDeps {
    */
   offlineChecksPaused?: () => boolean;
   /** Called once per transition this replica claimed, e.g. for the alerts_fired counter. */
-  onTransition?: (event: AlertEvent) => void;
+  onTransition?: (event: AlertEvent, silencedBy: string[]) => void;
+  /** Called on every replica with every transition it evaluated (claimed or not), e.g. for autoheal. */
+  observe?: (events: AlertEvent[]) => void;
+  /** Active silences that mute an alert now (control.ts); none when absent. */
+  silencedBy?: (a: AlertLabels) => string[];
+  /** Whether a firing alert was acknowledged (the shared store, so any replica's ack counts). */
+  isAcknowledged?: (alertId: string) => Promise<boolean>;
+  /** ALERT_REPEAT_INTERVAL in ms: notify alerts still firing again this often; 0 = never. */
+  repeatIntervalMs?: number;
 }
 
 export interface AlertingStats {
@@ -52,6 +68,9 @@ export interface AlertingStats {
   resolved: number;
   published: number;
   suppressed: number;
+  /** Transitions recorded but not notified because a silence matched. */
+  silenced: number;
+  repeated: number;
   queued: number;
   dropped: number;
 }
@@ -72,12 +91,26 @@ export interface AlertEngine {
   replaceRules(doc: unknown): RulesDocument;
   ruleSet(): AlertRuleSet;
   firing(): AlertEvent[];
+  isFiring(alertId: string): boolean;
+  /** What silences match on: rule, severity, host, container name and id, Docker labels. */
+  labelsOf(e: Pick<AlertEvent, 'ruleId' | 'severity' | 'host' | 'containerId' | 'containerName'>): AlertLabels;
+  /** The agent that last reported a host (commands go to it). */
+  agentOf(host: string): string | undefined;
+  ruleKind(ruleId: string): RuleKind | undefined;
+  /** Runs transitions made elsewhere (e.g. "autoheal gave up") through the same claim, record, gate, publish. */
+  inject(events: AlertEvent[]): Promise<void>;
   health(): AlertingHealth;
   stats(): AlertingStats;
 }
 
 type Step = 'claim' | 'record' | 'cooldown' | 'publish';
-interface Pending { event: AlertEvent; step: Step }
+interface Pending { event: AlertEvent; step: Step; silencedBy: string[] }
+
+const toFiringEvent = (a: ActiveAlert): AlertEvent => ({
+  id: `${a.idBase}|firing`, ruleId: a.ruleId, severity: a.severity, state: 'firing', host: a.host,
+  containerId: a.containerId, containerName: a.containerName, value: a.value, threshold: a.threshold,
+  message: a.message, timestampMs: a.sinceMs, ...(a.context ? { context: a.context } : {}),
+});
 
 export function createAlertEngine(deps: AlertingDeps): AlertEngine {
   const prefix = deps.keyPrefix ?? 'dockwatch:';
@@ -93,7 +126,12 @@ export function createAlertEngine(deps: AlertingDeps): AlertEngine {
   let lastError: string | undefined;
   let draining: Promise<void> | null = null;
   let offlinePaused = false;
-  const stats: AlertingStats = { fired: 0, resolved: 0, published: 0, suppressed: 0, queued: 0, dropped: 0 };
+  const stats: AlertingStats = { fired: 0, resolved: 0, published: 0, suppressed: 0, silenced: 0, repeated: 0, queued: 0, dropped: 0 };
+  // Firing alerts a silence held back, by event id: every replica keeps them (see the top).
+  const held = new Map<string, AlertEvent>();
+  // The last repeat number this replica handled per firing alert id.
+  const repeatsDone = new Map<string, number>();
+  const repeatMs = deps.repeatIntervalMs ?? 0;
 
   // Runs one transition from `step` on; returns the step it failed at (to resume from), or null when done.
   async function advance(p: Pending): Promise<Step | null> {
@@ -111,7 +149,7 @@ export function createAlertEngine(deps: AlertingDeps): AlertEngine {
         if (!(await deps.cooldown.tryAcquire(`${prefix}claim:${e.id}`, claimTtlMs))) return null;
         if (e.state === 'firing') stats.fired++;
         else stats.resolved++;
-        deps.onTransition?.(e);
+        deps.onTransition?.(e, p.silencedBy);
         step = 'record';
       }
       if (step === 'record') {
@@ -123,6 +161,11 @@ export function createAlertEngine(deps: AlertingDeps): AlertEngine {
         step = 'cooldown';
       }
       if (step === 'cooldown') {
+        if (p.silencedBy.length > 0) {
+          stats.silenced++;
+          deps.log.info({ alertId: e.id, silences: p.silencedBy }, 'alert silenced: recorded, not notified');
+          return null;
+        }
         const key = `${prefix}cd:${e.state}:${e.ruleId}:${e.host}:${e.containerId}`;
         const now = deps.now();
         if ((sentUntil.get(key) ?? 0) > now || !(await deps.cooldown.tryAcquire(key, cooldownMs))) {
@@ -151,17 +194,90 @@ export function createAlertEngine(deps: AlertingDeps): AlertEngine {
     queue.push(p);
   }
 
+  const labelsOf = (e: Pick<AlertEvent, 'ruleId' | 'severity' | 'host' | 'containerId' | 'containerName'>): AlertLabels => ({
+    alertname: e.ruleId, severity: e.severity, host: e.host, container: e.containerName, container_id: e.containerId,
+    labels: state.hosts[e.host]?.containers[e.containerId]?.labels ?? {},
+  });
+  const mutedBy = (e: AlertEvent): string[] => deps.silencedBy?.(labelsOf(e)) ?? [];
+
+  /** Which silences keep this transition from being notified; remembers held firings. */
+  function gate(e: AlertEvent): string[] {
+    if (e.state === 'firing') {
+      const by = mutedBy(e);
+      if (by.length > 0) held.set(e.id, e);
+      return by;
+    }
+    const firingId = e.id.replace(/\|resolved$/, '|firing');
+    repeatsDone.delete(firingId);
+    if (held.delete(firingId)) return ['(its firing was silenced and never notified)'];
+    return mutedBy(e);
+  }
+
+  async function run1(p: Pending): Promise<void> {
+    // Keep order behind anything already queued.
+    if (queue.length > 0) { enqueue(p); return; }
+    const failedAt = await advance(p);
+    if (failedAt) {
+      deps.log.warn({ alertId: p.event.id, reason: lastError }, 'alert queued until Redis is back');
+      enqueue({ ...p, step: failedAt });
+    }
+  }
+
   async function handle(events: AlertEvent[]): Promise<void> {
+    if (events.length > 0) deps.observe?.(events);
     for (const event of events) {
       deps.log.info({ alertId: event.id, state: event.state, host: event.host, container: event.containerName }, event.message);
-      // Keep order behind anything already queued.
-      if (queue.length > 0) { enqueue({ event, step: 'claim' }); continue; }
-      const failedAt = await advance({ event, step: 'claim' });
-      if (failedAt) {
-        deps.log.warn({ alertId: event.id, reason: lastError }, 'alert queued until Redis is back');
-        enqueue({ event, step: failedAt });
+      await run1({ event, step: 'claim', silencedBy: gate(event) });
+    }
+  }
+
+  const isFiring = (id: string): boolean => {
+    // id = <key>|<fired at>|firing, key = <rule>|<host>|<container>
+    const base = id.replace(/\|firing$/, '');
+    const a = state.alerts[base.slice(0, base.lastIndexOf('|'))];
+    return a !== undefined && a.firing && `${a.idBase}|firing` === id;
+  };
+
+  /** Held firings whose silence ended: one replica notifies each (claim "late:<id>"). */
+  async function releaseHeld(): Promise<void> {
+    for (const [id, e] of held) {
+      if (!isFiring(id)) { held.delete(id); continue; }
+      if (mutedBy(e).length > 0) continue;
+      held.delete(id);
+      try {
+        if (!(await deps.cooldown.tryAcquire(`${prefix}late:${id}`, claimTtlMs))) continue;
+      } catch {
+        held.set(id, e); // Redis down: try again next tick
+        continue;
+      }
+      deps.log.info({ alertId: id }, 'silence ended while the alert still fires: notifying it now');
+      await run1({ event: e, step: 'cooldown', silencedBy: [] });
+    }
+  }
+
+  /** Reminders for alerts still firing, not silenced and not acknowledged. */
+  async function repeatFiring(): Promise<void> {
+    if (repeatMs <= 0) return;
+    const now = deps.now();
+    for (const a of firingAlerts(state)) {
+      const id = `${a.idBase}|firing`;
+      if (held.has(id)) continue;
+      const firedAt = Number(a.idBase.slice(a.idBase.lastIndexOf('|') + 1)) || a.sinceMs;
+      const n = Math.floor((now - firedAt) / repeatMs);
+      if (n < 1 || (repeatsDone.get(id) ?? 0) >= n) continue;
+      repeatsDone.set(id, n);
+      try {
+        if (deps.isAcknowledged && await deps.isAcknowledged(id)) continue;
+        if (!(await deps.cooldown.tryAcquire(`${prefix}repeat:${id}:${n}`, claimTtlMs))) continue;
+        const event = toFiringEvent(a);
+        await deps.publisher.publish({ ...event, message: `still firing (reminder ${n}): ${event.message}` });
+        stats.repeated++;
+      } catch (err) {
+        repeatsDone.set(id, n - 1);
+        deps.log.warn({ err, alertId: id }, 'alert reminder not sent; next tick retries');
       }
     }
+    if (repeatsDone.size > 10_000) for (const id of repeatsDone.keys()) if (!isFiring(id)) repeatsDone.delete(id);
   }
 
   async function drain(): Promise<void> {
@@ -191,6 +307,8 @@ export function createAlertEngine(deps: AlertingDeps): AlertEngine {
       if (!draining) draining = drain().finally(() => { draining = null; });
       await draining;
       await handle(transitions);
+      await releaseHeld();
+      await repeatFiring();
     },
     getRules: () => toRulesDocument(rules),
     replaceRules(doc) {
@@ -200,11 +318,12 @@ export function createAlertEngine(deps: AlertingDeps): AlertEngine {
       return toRulesDocument(next);
     },
     ruleSet: () => rules,
-    firing: () => firingAlerts(state).map((a) => ({
-      id: `${a.idBase}|firing`, ruleId: a.ruleId, severity: a.severity, state: 'firing' as const, host: a.host,
-      containerId: a.containerId, containerName: a.containerName, value: a.value, threshold: a.threshold,
-      message: a.message, timestampMs: a.sinceMs, ...(a.context ? { context: a.context } : {}),
-    })),
+    firing: () => firingAlerts(state).map(toFiringEvent),
+    isFiring,
+    labelsOf,
+    agentOf: (host) => state.hosts[host]?.agentId,
+    ruleKind: (id) => rules.rules.find((r) => r.id === id)?.kind,
+    inject: (events) => handle(events),
     health: () => (queue.length > 0 || lastError
       ? { status: 'degraded', reason: lastError ?? 'alerts waiting for Redis', queued: queue.length }
       : { status: 'ok', queued: 0 }),

@@ -23,6 +23,8 @@ export interface AgentConfig {
   queueSize: number;
   ecsMetadataUri: string | undefined;
   statusFile: string | undefined;
+  /** AUTOHEAL=on (default): the agent carries out the server's restart commands; off refuses them. */
+  autoheal: boolean;
 }
 
 export interface ServerConfig {
@@ -79,6 +81,8 @@ export interface ServerConfig {
     heartbeatIntervalMs: number;
     reportIntervalMs: number | undefined;
     notifyLifecycle: boolean;
+    /** ALERT_REPEAT_INTERVAL: reminders for alerts still firing and not acknowledged; 0 = never. */
+    repeatIntervalMs: number;
     smtp: {
       host: string | undefined;
       port: number;
@@ -87,6 +91,17 @@ export interface ServerConfig {
       from: string | undefined;
       to: string[];
     };
+  };
+  autoheal: {
+    /** AUTOHEAL=off forbids every restart, whatever labels and rules say. */
+    enabled: boolean;
+    maxRestarts: number;
+    windowMs: number;
+    backoffInitialMs: number;
+    backoffMaxMs: number;
+    maxPerHostPerMinute: number;
+    stableMs: number;
+    restartTimeoutSec: number;
   };
 }
 
@@ -113,6 +128,7 @@ export function loadAgentConfig(env: Env): AgentConfig {
     queueSize: r.int('AGENT_QUEUE_SIZE', 1000, 1, 1_000_000),
     ecsMetadataUri: r.url('ECS_CONTAINER_METADATA_URI_V4'),
     statusFile: r.string('AGENT_STATUS_FILE'),
+    autoheal: r.oneOf('AUTOHEAL', 'on', ['on', 'off'] as const) === 'on',
   };
   if (cfg.dockerHost !== undefined && !/^(unix|tcp|http|https|npipe):\/\//.test(cfg.dockerHost)) {
     r.problems.push(`DOCKER_HOST=${JSON.stringify(cfg.dockerHost)}: expected unix:///path/docker.sock or tcp://host:port`);
@@ -189,6 +205,7 @@ export function loadServerConfig(env: Env, mode: 'server' | 'all'): ServerConfig
       heartbeatIntervalMs: r.duration('HEARTBEAT_INTERVAL', '60s', 1000),
       reportIntervalMs: r.duration('REPORT_INTERVAL', undefined, 1000),
       notifyLifecycle: r.bool('NOTIFY_LIFECYCLE', false),
+      repeatIntervalMs: r.duration('ALERT_REPEAT_INTERVAL', '4h', 0),
       smtp: {
         host: r.string('SMTP_HOST'),
         port: r.port('SMTP_PORT', 587),
@@ -198,7 +215,23 @@ export function loadServerConfig(env: Env, mode: 'server' | 'all'): ServerConfig
         to: r.list('ALERT_EMAIL_TO'),
       },
     },
+    autoheal: {
+      enabled: r.bool('AUTOHEAL', true),
+      maxRestarts: r.int('AUTOHEAL_MAX_RESTARTS', 3, 1, 1000),
+      windowMs: r.duration('AUTOHEAL_WINDOW', '1h', 60_000),
+      backoffInitialMs: r.duration('AUTOHEAL_BACKOFF', '30s', 0),
+      backoffMaxMs: r.duration('AUTOHEAL_BACKOFF_MAX', '10m', 0),
+      maxPerHostPerMinute: r.int('AUTOHEAL_HOST_MAX_PER_MINUTE', 5, 1, 1000),
+      stableMs: r.duration('AUTOHEAL_STABLE', '10m', 0),
+      restartTimeoutSec: Math.round(r.duration('AUTOHEAL_RESTART_TIMEOUT', '10s', 0) / 1000),
+    },
   };
+  if (cfg.alerts.repeatIntervalMs > 0 && cfg.alerts.repeatIntervalMs < 1000) {
+    r.problems.push(`ALERT_REPEAT_INTERVAL=${cfg.alerts.repeatIntervalMs}ms: at least 1s, or 0 for never`);
+  }
+  if (cfg.autoheal.backoffMaxMs < cfg.autoheal.backoffInitialMs) {
+    r.problems.push('AUTOHEAL_BACKOFF_MAX: must not be less than AUTOHEAL_BACKOFF');
+  }
   if (cfg.metricsPort !== undefined && (cfg.metricsPort === cfg.port || cfg.metricsPort === cfg.grpcPort)) {
     r.problems.push(`METRICS_PORT=${cfg.metricsPort}: must differ from PORT and GRPC_PORT`);
   }

@@ -28,6 +28,8 @@ export interface AlertRule {
   /** restart_loop only: the sliding window. */
   windowMs: number;
   enabled: boolean;
+  /** `restart`: autoheal every container this rule fires for (unhealthy, stopped and oom rules only). */
+  action?: 'restart';
 }
 
 /** Per-container tuning chosen by name glob (and optionally host glob) in the rules file. */
@@ -38,6 +40,8 @@ export interface ContainerOverride {
   memoryThreshold?: number;
   /** false silences every container rule for matching containers. */
   alerts?: boolean;
+  /** Autoheal opt-in by name (as the dockwatch.autoheal label); [] opts out. */
+  autoheal?: ('unhealthy' | 'exited' | 'oom')[];
 }
 
 /** Containers that must exist and run; host is a glob ('*' = every host). */
