@@ -1,11 +1,7 @@
 // The embedded metrics store: one SQLite file under DATA_DIR through node-sqlite3-wasm (pure
 // WASM, nothing to compile). Layout and durability:
-// - WAL journal. The WASM VFS has no shared-memory support, so WAL needs
-//   locking_mode=EXCLUSIVE (one process owns the file, which is our case anyway);
-//   synchronous=FULL fsyncs the WAL on every commit, so an acked batch survives kill -9
-//   and power loss.
-// - The VFS locks with a `<file>.lock` directory that a kill -9 leaves behind; an owner file
-//   with our pid tells a stale lock (dead pid) from a live second process.
+// - Opened by open.ts: WAL with locking_mode=EXCLUSIVE and synchronous=FULL (an acked batch
+//   survives kill -9 and power loss), and the stale `<file>.lock` check.
 // - Tiers: raw rows for a day, 1-minute rollups for a week, 10-minute rollups for
 //   RETENTION_DAYS. compact() builds rollups for finished buckets up to a watermark and purges
 //   old rows; queries read a rollup tier below its watermark and raw rows above it, so the
@@ -13,8 +9,7 @@
 // - Idempotent writes: primary key (series, ts) with INSERT OR REPLACE.
 import fs from 'node:fs';
 import path from 'node:path';
-import sqlite from 'node-sqlite3-wasm';
-import type { Database as Db, Statement } from 'node-sqlite3-wasm';
+import type { Statement } from 'node-sqlite3-wasm';
 import type { MetricBatch } from '../../domain/types.js';
 import {
   bucketStart, chooseTier, containerValues, CONTAINER_METRICS, HOST_METRICS, hostValues, retentionTiers,
@@ -25,8 +20,7 @@ import type {
 } from '../../application/store-ports.js';
 import type { Logger, SequenceLedger } from '../../application/ports.js';
 import { AppError } from '../../application/errors.js';
-
-const { Database } = sqlite;
+import { openDatabase } from './open.js';
 
 export interface SqliteStoreOptions {
   /** Directory for the database file (DATA_DIR, default ./data). */
@@ -69,41 +63,14 @@ function schema(s: Series): string {
   ].join(';\n');
 }
 
-function pidAlive(pid: number): boolean {
-  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
-}
-
-/** Clear the VFS lock directory a killed process left; refuse when a live process holds it. */
-function takeOwnership(file: string): void {
-  const owner = `${file}.owner`;
-  const lockDir = `${file}.lock`;
-  if (fs.existsSync(lockDir)) {
-    const pid = Number(fs.existsSync(owner) ? fs.readFileSync(owner, 'utf8').trim() : NaN);
-    if (Number.isInteger(pid) && pid !== process.pid && pidAlive(pid)) {
-      throw new AppError('CONFLICT', `${file} is in use by process ${pid}`, { field: 'DATA_DIR' });
-    }
-    fs.rmSync(lockDir, { recursive: true, force: true });
-  }
-  fs.writeFileSync(owner, String(process.pid));
-}
-
 export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
   const now = opts.now ?? Date.now;
   const tiers = retentionTiers(opts.retentionDays ?? 30);
   const [rawTier, minuteTier, tenMinuteTier] = tiers as [Tier, Tier, Tier];
   fs.mkdirSync(opts.dataDir, { recursive: true });
   const file = path.resolve(opts.dataDir, opts.fileName ?? 'dockwatch.db');
-  takeOwnership(file);
-
-  let db: Db;
-  try {
-    db = new Database(file);
-  } catch (err) {
-    throw new AppError('UNAVAILABLE', `cannot open ${file}: ${(err as Error).message}`, { field: 'DATA_DIR', cause: err });
-  }
-  db.exec('PRAGMA locking_mode=EXCLUSIVE');
-  const mode = String((db.get('PRAGMA journal_mode=WAL') as Record<string, unknown>)?.journal_mode);
-  db.exec('PRAGMA synchronous=FULL');
+  const opened = openDatabase(file);
+  const { db, journalMode: mode } = opened;
   // 64 MiB page cache: the default 2 MiB made every insert re-read index pages from the file.
   db.exec('PRAGMA cache_size=-65536');
   db.exec([
@@ -340,8 +307,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
       commitPending();
       flushLedger();
       for (const st of allStatements) if (!st.isFinalized) st.finalize();
-      db.close();
-      fs.rmSync(`${file}.owner`, { force: true });
+      opened.close();
     },
   };
 }
