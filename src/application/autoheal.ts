@@ -54,7 +54,7 @@ export interface Autoheal {
   stats(): { wanted: number; restarts: number; gaveUp: number };
 }
 
-interface Wanted { key: ContainerKey; event: AlertEvent; trigger: AutohealTrigger; dueMs: number }
+interface Wanted { key: ContainerKey; event: AlertEvent; trigger: AutohealTrigger; dueMs: number; sent: number }
 interface GivenUp { key: ContainerKey; name: string; atMs: number; wellSinceMs?: number }
 
 const keyStr = (k: ContainerKey): string => `${k.host}:${k.containerId}`;
@@ -111,7 +111,7 @@ export function createAutoheal(deps: AutohealDeps): Autoheal {
         disabledLogged = true;
         continue;
       }
-      wanted.set(k, { key, event: e, trigger, dueMs: deps.now() });
+      wanted.set(k, { key, event: e, trigger, dueMs: deps.now(), sent: wanted.get(k)?.sent ?? 0 });
     }
   }
 
@@ -132,6 +132,7 @@ export function createAutoheal(deps: AutohealDeps): Autoheal {
     const a: AutohealAttempt = { commandId: cmd.id, atMs: deps.now(), trigger: w.trigger, outcome: 'pending' };
     await deps.store.putAutohealAttempt(key, a);
     counts.restarts++;
+    w.sent++;
     const agentId = deps.alerts.agentOf(key.host);
     const sent = agentId !== undefined && await deps.commander.send(agentId, cmd).catch(() => false);
     const what = `container ${event.containerName} on host ${key.host} (attempt ${attempt} of ${deps.limits.maxRestarts}, ${w.trigger})`;
@@ -205,8 +206,9 @@ export function createAutoheal(deps: AutohealDeps): Autoheal {
     observe,
     async tick() {
       const now = deps.now();
-      for (const w of [...wanted.values()]) {
-        if (w.dueMs > now) continue;
+      // Containers restarted least go first, so retries cannot starve others of the host limit.
+      const due = [...wanted.values()].filter((w) => w.dueMs <= now).sort((a, b) => a.sent - b.sent || a.dueMs - b.dueMs);
+      for (const w of due) {
         try {
           await process(w);
         } catch (err) {
