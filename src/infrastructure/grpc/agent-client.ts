@@ -6,11 +6,17 @@
 // Batches are serialised once, in send(): the queue holds the encoded bytes (smaller than
 // the objects) and a batch too large for the server is refused here instead of poisoning
 // the stream forever.
+//
+// Commands: with onCommand the call announces `x-dockwatch-capabilities: commands`, and the
+// server may then send a MetricResponse with `command` set (sequence 0, no status) on the
+// same stream; it goes to onCommand and is not an ack. Without onCommand nothing is
+// announced and the server sends none.
 import * as grpc from '@grpc/grpc-js';
 import type { BatchAck, MetricBatch } from '../../domain/types.js';
+import type { AgentCommand } from '../../domain/control.js';
 import type { Logger } from '../../application/ports.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, loadMetricsService } from './proto.js';
-import { ackFromWire, metricDataToWire, type MetricResponseWire } from './mapping.js';
+import { CAPABILITIES_HEADER, COMMANDS_CAPABILITY, DEFAULT_MAX_MESSAGE_BYTES, loadMetricsService } from './proto.js';
+import { ackFromWire, commandFromWire, metricDataToWire, type AgentCommandWire, type MetricResponseWire } from './mapping.js';
 
 export interface AgentStreamOptions {
   /** host:port of the server's gRPC listener. */
@@ -26,6 +32,11 @@ export interface AgentStreamOptions {
   /** Largest batch sent; should match the server's limit (default 4 MiB). */
   maxMessageBytes?: number;
   onAck?: (ack: BatchAck) => void;
+  /**
+   * Takes the commands the server sends down the stream (autoheal restarts). When set, the
+   * call announces the capability; a rejection or throw is logged, never fatal.
+   */
+  onCommand?: (cmd: AgentCommand) => void | Promise<void>;
   /** For tests: Math.random by default. */
   random?: () => number;
 }
@@ -138,6 +149,18 @@ export function createAgentStream(opts: AgentStreamOptions): AgentStream {
     notifyIfIdle();
   };
 
+  const onCommandWire = (w: AgentCommandWire): void => {
+    const cmd = commandFromWire(w);
+    if (!cmd || !opts.onCommand) {
+      log.warn({ commandId: w.id, kind: w.kind }, cmd ? 'command received without a handler; ignored' : 'malformed command ignored');
+      return;
+    }
+    const handler = opts.onCommand;
+    Promise.resolve().then(() => handler(cmd)).catch((err: unknown) => {
+      log.error({ commandId: cmd.id, err }, 'command handler failed');
+    });
+  };
+
   const scheduleReconnect = (minDelayMs = 0): void => {
     if (closed || reconnectTimer) return;
     const delay = Math.max(minDelayMs, backoffDelay(attempt++, backoff.initialMs, backoff.maxMs, random));
@@ -182,6 +205,7 @@ export function createAgentStream(opts: AgentStreamOptions): AgentStream {
     });
     const md = new grpc.Metadata();
     if (opts.token) md.set('authorization', `Bearer ${opts.token}`);
+    if (opts.onCommand) md.set(CAPABILITIES_HEADER, COMMANDS_CAPABILITY);
     const c = client.makeBidiStreamRequest<Buffer, MetricResponseWire>(
       STREAM_PATH, (b: Buffer) => b, deserialize, md,
     );
@@ -192,7 +216,12 @@ export function createAgentStream(opts: AgentStreamOptions): AgentStream {
       if (!connected) log.info({ queued: queue.length }, 'metrics stream connected');
       connected = true;
     });
-    c.on('data', (wire: MetricResponseWire) => { if (gen === generation) onAck(wire); });
+    c.on('data', (wire: MetricResponseWire) => {
+      if (gen !== generation) return;
+      // proto-loader fills an absent message field with null: one check per ack.
+      if (wire.command) onCommandWire(wire.command);
+      else onAck(wire);
+    });
     c.on('status', (st: grpc.StatusObject) => onStatus(gen, st));
     c.on('error', () => { /* reported through 'status' */ });
     pump();

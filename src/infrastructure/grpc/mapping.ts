@@ -6,6 +6,7 @@
 import type {
   BatchAck, ContainerEvent, ContainerSample, DiskUsage, HostSample, MetricBatch,
 } from '../../domain/types.js';
+import type { AgentCommand } from '../../domain/control.js';
 import { invalidArgument } from '../../application/errors.js';
 import type { SubscriptionFilterInput } from '../../application/subscription-filter.js';
 
@@ -16,6 +17,17 @@ export interface MetricResponseWire {
   sequence: number;
   status: AckStatusWire;
   message: string;
+  /** Set on a command (then status is STATUS_UNSPECIFIED and sequence 0); null/absent on an ack. */
+  command?: AgentCommandWire | null;
+}
+
+export interface AgentCommandWire {
+  id: string;
+  kind: string;
+  containerId: string;
+  containerName: string;
+  timeoutSec: number;
+  reason: string;
 }
 
 export interface SubscriptionRequestWire {
@@ -312,6 +324,36 @@ export function ackToWire(a: BatchAck): MetricResponseWire {
 export function ackFromWire(w: MetricResponseWire): BatchAck {
   const status = w.status === 'ACK' ? 'ack' : w.status === 'DUPLICATE' ? 'duplicate' : 'rejected';
   return { agentId: w.agentId, sequence: Number(w.sequence), status, message: w.message ?? '' };
+}
+
+export function commandToWire(agentId: string, cmd: AgentCommand): MetricResponseWire {
+  return {
+    agentId, sequence: 0, status: 'STATUS_UNSPECIFIED', message: '',
+    command: {
+      id: cmd.id, kind: cmd.kind, containerId: cmd.containerId, containerName: cmd.containerName,
+      timeoutSec: cmd.timeoutSec, reason: cmd.reason,
+    },
+  };
+}
+
+/**
+ * A command as received, or null when it lacks an id or a container id (no outcome could name
+ * it). The kind is passed on unchecked: the handler refuses kinds it does not know, so the
+ * server still hears back from an agent older than the command.
+ */
+export function commandFromWire(w: AgentCommandWire): AgentCommand | null {
+  const id = typeof w.id === 'string' ? w.id : '';
+  const containerId = typeof w.containerId === 'string' ? w.containerId : '';
+  if (id === '' || containerId === '') return null;
+  const timeoutSec = Number(w.timeoutSec);
+  return {
+    id,
+    kind: String(w.kind ?? '') as AgentCommand['kind'],
+    containerId,
+    containerName: typeof w.containerName === 'string' ? w.containerName : '',
+    timeoutSec: Number.isFinite(timeoutSec) && timeoutSec >= 0 ? Math.floor(timeoutSec) : 0,
+    reason: typeof w.reason === 'string' ? w.reason : '',
+  };
 }
 
 export function subscriptionFromWire(w: SubscriptionRequestWire): SubscriptionFilterInput {

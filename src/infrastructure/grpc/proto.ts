@@ -23,6 +23,13 @@ export const DEFAULT_MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 
 export const SERVICE_NAME = 'dockwatch.v1.MetricsService';
 
+/**
+ * StreamMetrics call metadata: the agent lists what it can do beyond sending batches
+ * (comma-separated). `commands`: it takes MetricResponse.command (proto/metrics.proto).
+ */
+export const CAPABILITIES_HEADER = 'x-dockwatch-capabilities';
+export const COMMANDS_CAPABILITY = 'commands';
+
 /** Absolute path of proto/metrics.proto, found from this file upwards. */
 export function findProtoPath(start: string = dirname(fileURLToPath(import.meta.url))): string {
   let dir = resolve(start);

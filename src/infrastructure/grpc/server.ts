@@ -18,18 +18,24 @@
 //    the agent resends after reconnecting;
 //  - larger than maxMessageBytes: grpc-js answers RESOURCE_EXHAUSTED for that call only.
 //
+// Commands (autoheal): sendCommand writes a MetricResponse with `command` set (sequence 0,
+// STATUS_UNSPECIFIED) on the stream of the agent, if one is connected here whose call
+// metadata announced `x-dockwatch-capabilities: commands` (an old agent would count it as a
+// rejected ack). A stream is known by the agent id of its first valid batch.
+//
 // SubscribeToMetrics: the snapshot messages carry sequence 0 (they are not agent batches)
 // and complete=false; live messages carry the agent's sequence. Each subscriber has a bounded
 // queue in front of the HTTP/2 stream; when the client reads too slowly the oldest queued
 // message is dropped and counted, so ingestion never waits for a subscriber.
 import * as grpc from '@grpc/grpc-js';
 import type { BatchAck, MetricBatch } from '../../domain/types.js';
+import type { AgentCommand } from '../../domain/control.js';
 import type { LatestStore, Logger, MetricsBus, Subscription } from '../../application/ports.js';
 import { AppError, invalidArgument, isAppError } from '../../application/errors.js';
 import { compileSubscriptionFilter, type SubscriptionFilter } from '../../application/subscription-filter.js';
-import { DEFAULT_MAX_MESSAGE_BYTES, loadMetricsService } from './proto.js';
+import { CAPABILITIES_HEADER, COMMANDS_CAPABILITY, DEFAULT_MAX_MESSAGE_BYTES, loadMetricsService } from './proto.js';
 import {
-  ackToWire, batchIdentity, IDENTITY_FIELDS, metricDataFromWire, metricDataToWire, subscriptionFromWire,
+  ackToWire, batchIdentity, commandToWire, IDENTITY_FIELDS, metricDataFromWire, metricDataToWire, subscriptionFromWire,
   type MetricDataWire, type MetricResponseWire, type SubscriptionRequestWire, type ValidationLimits,
 } from './mapping.js';
 import { toGrpcStatus } from './status.js';
@@ -81,6 +87,11 @@ export interface GrpcServer {
   /** Stops accepting, lets in-flight batches finish and be acked, then shuts down. */
   close(graceMs: number): Promise<void>;
   stats(): GrpcServerStats;
+  /**
+   * Writes the command on the stream of that agent (the newest, if it has several). False when
+   * no stream of the agent that announced the `commands` capability is connected here.
+   */
+  sendCommand(agentId: string, cmd: AgentCommand): boolean;
 }
 
 export { DEFAULT_MAX_MESSAGE_BYTES };
@@ -137,6 +148,18 @@ interface AgentStream {
   pendingSamples: number;
   paused: boolean;
   peer: string;
+  /** agent_id of the first valid batch; null before one arrived. */
+  agentId: string | null;
+  /** The call metadata announced `x-dockwatch-capabilities: commands`. */
+  commands: boolean;
+}
+
+/** Whether StreamMetrics call metadata lists the commands capability (comma-separated values). */
+function announcesCommands(md: grpc.Metadata): boolean {
+  for (const v of md.get(CAPABILITIES_HEADER)) {
+    if (String(v).split(',').some((c) => c.trim() === COMMANDS_CAPABILITY)) return true;
+  }
+  return false;
 }
 
 interface Subscriber {
@@ -230,6 +253,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
         'batch rejected');
       return Promise.resolve(ackToWire({ ...identity, status: 'rejected', message: err.message }));
     }
+    s.agentId ??= batch.agentId;
     const samples = batch.containers.length + (batch.host ? 1 : 0);
     addInFlight(s, samples);
     // Not an async function: its frame would keep the decoded batch alive until the ack; the
@@ -253,7 +277,10 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
       return;
     }
     const authorized = Promise.resolve().then(() => deps.authorize?.(call.metadata, 'StreamMetrics'));
-    const s: AgentStream = { call, chain: Promise.resolve(), done: false, pending: 0, pendingSamples: 0, paused: false, peer: call.getPeer() };
+    const s: AgentStream = {
+      call, chain: Promise.resolve(), done: false, pending: 0, pendingSamples: 0, paused: false, peer: call.getPeer(),
+      agentId: null, commands: announcesCommands(call.metadata),
+    };
     streams.add(s);
     updateFlow(s);
     let isAuthorized = false;
@@ -451,6 +478,17 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
         server.tryShutdown(() => { clearTimeout(timer); resolve(); });
       });
       log.info(this.stats(), 'gRPC server closed');
+    },
+
+    sendCommand(agentId, cmd) {
+      if (closing) return false;
+      let target: AgentStream | null = null;
+      // Commands are rare: a scan of the streams costs nothing next to a batch.
+      for (const s of streams) if (s.commands && !s.done && s.agentId === agentId) target = s;
+      if (!target) return false;
+      target.call.write(commandToWire(agentId, cmd));
+      log.info({ agentId, commandId: cmd.id, kind: cmd.kind, containerId: cmd.containerId, peer: target.peer }, 'command sent to agent');
+      return true;
     },
 
     stats() {
