@@ -7,6 +7,7 @@ import type { ContainerRuntime, Logger, UsageReader } from '../application/ports
 import { createCollector } from '../application/collect.js';
 import { runAgentLoop } from '../application/agent-loop.js';
 import { withAlertContext } from '../application/alert-context.js';
+import { createCommandHandler, withInjectedEvents } from '../application/agent-commands.js';
 import { createDockerRuntime } from '../infrastructure/docker/runtime.js';
 import { createEngineStatsReader } from '../infrastructure/docker/stats-reader.js';
 import { createCgroupUsageReader } from '../infrastructure/cgroup/reader.js';
@@ -48,9 +49,17 @@ export async function startAgent(cfg: AgentConfig, log: Logger): Promise<AgentHa
   });
   const collector = createCollector({ runtime, readers, host, log: log.child({ component: 'collect' }) });
 
+  // die/oom/unhealthy events carry the last log lines, so the alert can show them; the results
+  // of the server's commands (autoheal restarts) join the events and go out promptly.
+  const events = withInjectedEvents(withAlertContext(runtime, log));
+  const onCommand = createCommandHandler({
+    restart: runtime.restartContainer?.bind(runtime), enabled: cfg.autoheal,
+    log: log.child({ component: 'commands' }), report: events.inject, clock: Date.now,
+  });
+
   const tls = cfg.serverCaFile ? { rootCerts: await readFile(cfg.serverCaFile) } : cfg.serverTls;
   const stream = createAgentStream({
-    address: cfg.serverAddr, token: cfg.agentToken, queueSize: cfg.queueSize, log, tls,
+    address: cfg.serverAddr, token: cfg.agentToken, queueSize: cfg.queueSize, log, tls, onCommand,
   });
 
   const collect = async () => {
@@ -63,11 +72,8 @@ export async function startAgent(cfg: AgentConfig, log: Logger): Promise<AgentHa
     return result;
   };
 
-  // die/oom/unhealthy events carry the last log lines, so the alert can show them.
-  const watchEvents = withAlertContext(runtime, log);
-
   const loop = runAgentLoop({
-    collect, watchEvents, send: (b) => stream.send(b),
+    collect, watchEvents: events.watchEvents, send: (b) => stream.send(b),
     agentId: cfg.agentId, hostname: cfg.hostname, intervalMs: cfg.collectIntervalMs, clock: Date.now, log,
   });
 

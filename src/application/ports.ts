@@ -30,6 +30,12 @@ export interface ContainerRuntime {
   watchEvents(onEvent: (event: ContainerEvent) => void): () => void;
   /** Last lines of a container's log, for alert context. */
   tailLogs?(id: string, lines: number): Promise<string[]>;
+  /**
+   * Restarts a container, waiting up to timeoutSec for a graceful stop before the kill
+   * (autoheal). Absent where the runtime cannot (ECS). Rejects with a message that says why,
+   * e.g. "no such container: <id>".
+   */
+  restartContainer?(id: string, timeoutSec: number): Promise<void>;
 }
 
 export interface UsageReader {

@@ -128,7 +128,8 @@ export function loadAgentConfig(env: Env): AgentConfig {
     queueSize: r.int('AGENT_QUEUE_SIZE', 1000, 1, 1_000_000),
     ecsMetadataUri: r.url('ECS_CONTAINER_METADATA_URI_V4'),
     statusFile: r.string('AGENT_STATUS_FILE'),
-    autoheal: r.oneOf('AUTOHEAL', 'on', ['on', 'off'] as const) === 'on',
+    // Read like the server's AUTOHEAL (on/off, true/false...): `dockwatch all` reads both from one variable.
+    autoheal: r.bool('AUTOHEAL', true),
   };
   if (cfg.dockerHost !== undefined && !/^(unix|tcp|http|https|npipe):\/\//.test(cfg.dockerHost)) {
     r.problems.push(`DOCKER_HOST=${JSON.stringify(cfg.dockerHost)}: expected unix:///path/docker.sock or tcp://host:port`);

@@ -19,6 +19,9 @@ test('agent defaults are usable with an empty environment', () => {
   assert.equal(c.collectIntervalMs, 2000);
   assert.equal(c.procRoot, '/proc');
   assert.ok(c.agentId.length > 0);
+  assert.equal(c.autoheal, true);
+  assert.equal(loadAgentConfig({ AUTOHEAL: 'off' }).autoheal, false);
+  assert.equal(loadAgentConfig({ AUTOHEAL: 'on' }).autoheal, true);
 });
 
 const badAgent: Array<[string, Record<string, string>, RegExp]> = [
@@ -29,6 +32,7 @@ const badAgent: Array<[string, Record<string, string>, RegExp]> = [
   ['queue size zero', { AGENT_QUEUE_SIZE: '0' }, /^AGENT_QUEUE_SIZE="0": expected a number from 1/],
   ['docker host scheme', { DOCKER_HOST: '/var/run/docker.sock' }, /^DOCKER_HOST=.*unix:\/\//],
   ['log level', { LOG_LEVEL: 'loud' }, /^LOG_LEVEL="loud": expected one of fatal/],
+  ['autoheal switch', { AUTOHEAL: 'maybe' }, /^AUTOHEAL="maybe": expected true or false/],
 ];
 for (const [name, env, expected] of badAgent) {
   test(`agent rejects ${name}, naming the variable`, () => {

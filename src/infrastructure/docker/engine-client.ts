@@ -1,5 +1,6 @@
 // A minimal Docker Engine API client over node:http: the five GETs the agent needs (list,
-// inspect, events, stats, logs) on one keep-alive agent. Why not dockerode here: loading it
+// inspect, events, stats, logs) and a body-less POST (restart, for autoheal) on one
+// keep-alive agent. Why not dockerode here: loading it
 // (docker-modem, ssh2, the BuildKit gRPC session) adds about 28 MB RSS to the agent, which
 // alone breaks the agent's 60 MB budget; these calls need none of that.
 import http from 'node:http';
@@ -30,25 +31,33 @@ export interface EngineClient {
   getBuffer(path: string, opts?: EngineRequestOptions): Promise<Buffer>;
   /** A streaming GET (events); the caller reads and destroys the response. */
   stream(path: string, opts?: EngineRequestOptions): Promise<http.IncomingMessage>;
+  /** A POST without a body (e.g. /containers/{id}/restart); resolves with the response body on 2xx. */
+  post(path: string, opts?: EngineRequestOptions): Promise<Buffer>;
   close(): void;
 }
 
 /** An Engine API error; `statusCode` 0 means the daemon could not be reached. */
 export class EngineError extends Error {
-  constructor(message: string, readonly statusCode: number) {
+  /** `engineMessage`: the daemon's own words (the JSON body's message), without our prefix. */
+  constructor(message: string, readonly statusCode: number, readonly engineMessage: string = message) {
     super(message);
     this.name = 'EngineError';
   }
 }
+
+const GET_HEADERS = { Host: 'docker' };
+const POST_HEADERS = { Host: 'docker', 'Content-Length': '0' };
 
 export function createEngineClient(dockerHost?: string, opts: { maxSockets?: number } = {}): EngineClient {
   const endpoint = dockerOptions(dockerHost);
   // Keep-alive: a poll every second reuses its connection instead of dialling each time.
   const agent = new http.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 256, maxFreeSockets: 16 });
 
-  function request(path: string, o: EngineRequestOptions = {}): Promise<http.IncomingMessage> {
+  function request(path: string, o: EngineRequestOptions = {}, method: 'GET' | 'POST' = 'GET'): Promise<http.IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const req = http.request({ ...endpoint, path, method: 'GET', agent, signal: o.signal, headers: { Host: 'docker' } }, (res) => {
+      // A POST without a body says so; otherwise node would send it chunked.
+      const headers = method === 'GET' ? GET_HEADERS : POST_HEADERS;
+      const req = http.request({ ...endpoint, path, method, agent, signal: o.signal, headers }, (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) return resolve(res);
         const chunks: Buffer[] = [];
@@ -61,7 +70,7 @@ export function createEngineClient(dockerHost?: string, opts: { maxSockets?: num
           } catch {
             // plain-text error body
           }
-          reject(new EngineError(`engine ${status} on ${path.split('?')[0]}: ${msg.trim()}`, status));
+          reject(new EngineError(`engine ${status} on ${method === 'GET' ? '' : `${method} `}${path.split('?')[0]}: ${msg.trim()}`, status, msg.trim()));
         });
         res.on('error', reject);
       });
@@ -70,11 +79,14 @@ export function createEngineClient(dockerHost?: string, opts: { maxSockets?: num
     });
   }
 
-  async function getBuffer(path: string, o?: EngineRequestOptions): Promise<Buffer> {
-    const res = await request(path, o);
+  async function readAll(res: http.IncomingMessage): Promise<Buffer> {
     const chunks: Buffer[] = [];
     for await (const c of res) chunks.push(c as Buffer);
     return Buffer.concat(chunks);
+  }
+
+  async function getBuffer(path: string, o?: EngineRequestOptions): Promise<Buffer> {
+    return readAll(await request(path, o));
   }
 
   return {
@@ -82,7 +94,8 @@ export function createEngineClient(dockerHost?: string, opts: { maxSockets?: num
     async getJson<T>(path: string, o?: EngineRequestOptions): Promise<T> {
       return JSON.parse((await getBuffer(path, o)).toString('utf8')) as T;
     },
-    stream: request,
+    stream: (path, o) => request(path, o),
+    post: async (path, o) => readAll(await request(path, o, 'POST')),
     close: () => agent.destroy(),
   };
 }

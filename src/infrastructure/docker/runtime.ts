@@ -236,6 +236,24 @@ export function createDockerRuntime(opts: DockerRuntimeOptions): DockerRuntime {
       }
     },
 
+    async restartContainer(id: string, timeoutSec: number): Promise<void> {
+      const t = Math.max(0, Math.floor(timeoutSec));
+      // The Engine answers once the container runs again: up to t s of graceful stop, then the
+      // kill and the start. The abort only bounds a daemon that never answers.
+      const signal = AbortSignal.timeout((t + 60) * 1000);
+      try {
+        await client.post(`/containers/${encodeURIComponent(id)}/restart?t=${t}`, { signal });
+      } catch (err) {
+        if (err instanceof EngineError && err.statusCode === 404) throw new AppError('NOT_FOUND', `no such container: ${id}`);
+        if (err instanceof EngineError && err.statusCode > 0) {
+          throw new AppError(err.statusCode === 409 ? 'CONFLICT' : 'UNAVAILABLE', `docker restart failed (HTTP ${err.statusCode}): ${err.engineMessage}`);
+        }
+        throw new AppError('UNAVAILABLE', `docker restart failed: ${(err as Error).message}`);
+      }
+      inspectCache.delete(id);
+      listDirty = true;
+    },
+
     close(): void {
       closed = true;
       connected = false;
