@@ -4,7 +4,8 @@
 import type { FastifyInstance, FastifyPluginAsync } from 'fastify';
 import type { AlertHistory, StoredAlert } from '../../../application/alert-ports.js';
 import type { RulesDocument } from '../../../application/alert-rules.js';
-import { AppError } from '../../../application/errors.js';
+import type { AuditInput } from '../../../application/control.js';
+import { AppError, isAppError } from '../../../application/errors.js';
 
 export interface AlertRoutesOptions {
   rules: { getRules(): RulesDocument; replaceRules(doc: unknown): RulesDocument };
@@ -12,6 +13,8 @@ export interface AlertRoutesOptions {
   now?: () => number;
   /** Window when ?from= is absent (default 24 h). */
   defaultWindowMs?: number;
+  /** Records rule replacements (ok and refused) in the audit trail; best effort, like Control.audit. */
+  audit?: (e: AuditInput) => Promise<void>;
 }
 
 const timeParam = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', maxLength: 40 }] } as const;
@@ -36,7 +39,23 @@ export async function alertRoutes(app: FastifyInstance, opts: AlertRoutesOptions
   app.put('/api/alert-rules', {
     config: { role: 'admin' },
     schema: { body: { type: 'object' } },
-  }, async (req) => opts.rules.replaceRules(req.body));
+  }, async (req) => {
+    const actor = req.user?.sub ?? 'unknown';
+    const record = async (e: Omit<AuditInput, 'actor' | 'action' | 'target'>): Promise<void> => {
+      await opts.audit?.({ actor, action: 'rules.replace', target: 'alert-rules', ...e }).catch(() => undefined);
+    };
+    let doc: RulesDocument;
+    try {
+      doc = opts.rules.replaceRules(req.body);
+    } catch (err) {
+      if (isAppError(err) && err.code === 'INVALID_ARGUMENT') {
+        await record({ outcome: 'refused', details: { error: err.message, ...(err.field ? { field: err.field } : {}) } });
+      }
+      throw err;
+    }
+    await record({ outcome: 'ok', details: { rules: doc.rules.length, overrides: doc.overrides.length } });
+    return doc;
+  });
 
   app.get<{ Querystring: { state?: 'firing' | 'resolved'; from?: string | number; to?: string | number; limit?: number } }>('/api/alerts', {
     config: { role: 'viewer' },
