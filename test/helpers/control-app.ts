@@ -41,6 +41,8 @@ export interface ControlApp {
   token(sub: string, role: 'viewer' | 'admin'): string;
   /** Makes `stopped` fire for a container on host-a (it runs, then dies with exit code 2); returns the firing event. */
   fire(name: string, labels?: Record<string, string>): Promise<AlertEvent>;
+  /** The container fire() stopped runs again: its `stopped` alert resolves. */
+  recover(name: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -102,6 +104,10 @@ export async function buildControlApp(opts: { now?: () => number } = {}): Promis
       const e = engine.firing().find((a) => a.containerId === id && a.ruleId === 'stopped');
       if (!e) throw new Error(`stopped did not fire for ${name}`);
       return e;
+    },
+    async recover(name) {
+      const t = now();
+      await engine.onBatch(batch({ timestampMs: t, containers: [sample({ id: `${name}-id`, name, timestampMs: t, startedAtMs: t })] }));
     },
     async close() {
       await app.close();
