@@ -155,7 +155,7 @@ test('admin: field error, silence through the form, acknowledge, live update, ex
   // Filter by action prefix.
   await page.fill('#f-action', 'alert.');
   await page.click('#f-apply');
-  await page.waitForFunction(() => [...document.querySelectorAll('.audit-row')].every((r) => (r as HTMLElement).dataset.action === 'alert.ack'));
+  await page.waitForFunction(() => Array.from(document.querySelectorAll('.audit-row')).every((r) => (r as HTMLElement).dataset.action === 'alert.ack'));
   assert.equal(await page.$$eval('.audit-row', (rs) => rs.length), 1);
   assert.equal(new URL(page.url()).searchParams.get('action'), 'alert.');
   await page.fill('#f-action', '');
