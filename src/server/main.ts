@@ -1,7 +1,7 @@
 // Composition root of the server: storage (embedded SQLite or InfluxDB behind the breaker and
 // spool), the live bus (in-process or Redis), alerting and notifiers, auth, gRPC, HTTP and
 // /metrics. Everything is constructed here with plain arguments; nothing else wires adapters.
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { mkdirSync } from 'node:fs';
@@ -19,9 +19,22 @@ import type { MetricBatch } from '../domain/types.js';
 import { compileSubscriptionFilter } from '../application/subscription-filter.js';
 import { createAlertEngine } from '../application/alerting.js';
 import { loadAlertRules } from '../application/alert-rules.js';
+import { createControl } from '../application/control.js';
+import type { ControlStore, AgentCommander } from '../application/control-ports.js';
+import { AUTOHEAL_GAVE_UP_RULE, createAutoheal } from '../application/autoheal.js';
+import { auditUserChanges } from '../application/user-audit.js';
+import { readUsersDoc } from '../infrastructure/auth/users-file.js';
+import type { ActionNotice } from '../application/alert-ports.js';
+import { AUTOHEAL_EVENT_ACTION, type AgentCommand } from '../domain/control.js';
+import { commandResultFromEvent } from '../domain/agent-commands.js';
 import { createMemoryBus } from '../infrastructure/memory/bus.js';
 import { createMemoryLatestStore } from '../infrastructure/memory/latest-store.js';
 import { createSqliteStore } from '../infrastructure/sqlite/store.js';
+import { createSqliteControlStore } from '../infrastructure/sqlite/control-store.js';
+import { createRedisControlStore } from '../infrastructure/redis/control-store.js';
+import { createRedisCommander } from '../infrastructure/redis/command-relay.js';
+import { createLocalCommander } from '../infrastructure/grpc/commander.js';
+import { controlRoutesPlugin } from '../infrastructure/http/routes/control.js';
 import { createInfluxStore } from '../infrastructure/influx/store.js';
 import { createResilientStore, type ResilientStore } from '../infrastructure/resilience/store.js';
 import { createFileLedger } from '../infrastructure/resilience/ledger-file.js';
@@ -183,20 +196,93 @@ export async function startServer(cfg: ServerConfig, log: PinoLogger, opts: { se
     publisher = createLocalAlertPublisher(dispatcher);
     cooldown = createLocalCooldown();
   }
-  // Live alert transitions for dashboards on this replica (the one that claimed the transition).
-  const alertTransitions = new EventEmitter().setMaxListeners(0);
+  // ---- control: silences, acknowledgements, autoheal history, audit (shared through Redis with replicas)
+  let controlStore: ControlStore;
+  if (redis) {
+    controlStore = createRedisControlStore(redis);
+  } else {
+    const sqliteControl = createSqliteControlStore({ dataDir: cfg.dataDir, log: log.child({ component: 'control' }) });
+    controlStore = sqliteControl;
+  }
+  cleanups.push(() => controlStore.close());
+  const control = createControl({
+    store: controlStore, now: Date.now, newId: randomUUID, log: log.child({ component: 'control' }),
+    ruleIds: () => [...alerts.ruleSet().rules.map((r) => r.id), AUTOHEAL_GAVE_UP_RULE],
+  });
+  await control.refresh().catch((err: Error) => log.warn({ err }, 'silences not loaded yet; retrying every tick'));
+
+  // Live alert transitions and actions for dashboards on this replica (the one that claimed them).
+  const liveFeed = new EventEmitter().setMaxListeners(0);
   const alerts = createAlertEngine({
     rules, defaults: ruleDefaults, cooldown, publisher, history: store, log: log.child({ component: 'alerts' }), now: Date.now,
     cooldownMs: cfg.alerts.cooldownMs,
+    repeatIntervalMs: cfg.alerts.repeatIntervalMs,
     offlineChecksPaused: redisBus ? () => !redisBus!.connected() : undefined,
-    onTransition: (e) => {
+    silencedBy: (a) => control.silencedBy(a),
+    isAcknowledged: async (id) => (await control.acknowledgements([id])).has(id),
+    observe: (events) => autoheal.observe(events),
+    onTransition: (e, silencedBy) => {
       if (e.state === 'firing') exporter.record.alertFired();
-      alertTransitions.emit('alert', e);
+      liveFeed.emit('alert', { ...e, silenced_by: silencedBy });
     },
   });
-  const alertSub = localBus.subscribe((b) => { void alerts.onBatch(b); });
+
+  // ---- autoheal: commands reach the agent through this replica's gRPC server, or another's via Redis
+  const sendLocal = (agentId: string, cmd: AgentCommand): boolean => grpc.sendCommand(agentId, cmd);
+  let commander: AgentCommander;
+  if (redis) {
+    const relaySub = createRedisClient(cfg.alerts.redisUrl!, { log: log.child({ component: 'redis' }), name: `${serverId}-commands`, subscriber: true });
+    const relay = createRedisCommander({ pub: redis, sub: relaySub, replicaId: serverId, local: sendLocal, log: log.child({ component: 'commands' }) });
+    commander = relay;
+    cleanups.push(() => relay.close());
+  } else {
+    commander = createLocalCommander(sendLocal);
+  }
+  const announce = (n: ActionNotice): void => {
+    liveFeed.emit('action', n);
+    void dispatcher.deliver({ kind: 'action', action: n });
+  };
+  const autoheal = createAutoheal({
+    enabled: cfg.autoheal.enabled,
+    limits: {
+      maxRestarts: cfg.autoheal.maxRestarts, windowMs: cfg.autoheal.windowMs, backoffInitialMs: cfg.autoheal.backoffInitialMs,
+      backoffMaxMs: cfg.autoheal.backoffMaxMs, maxPerHostPerMinute: cfg.autoheal.maxPerHostPerMinute, stableMs: cfg.autoheal.stableMs,
+    },
+    restartTimeoutSec: cfg.autoheal.restartTimeoutSec,
+    store: controlStore, commander, claim: cooldown, alerts, audit: control.audit, announce,
+    log: log.child({ component: 'autoheal' }), now: Date.now, newId: randomUUID,
+  });
+
+  const alertSub = localBus.subscribe((b) => {
+    void alerts.onBatch(b);
+    for (const ev of b.events) {
+      if (ev.action !== AUTOHEAL_EVENT_ACTION) continue;
+      const r = commandResultFromEvent(ev);
+      if (r) void autoheal.onResult(b.hostname, ev.containerName, r).catch((err) => log.warn({ err, commandId: r.commandId }, 'autoheal result not recorded'));
+    }
+  });
   cleanups.push(() => alertSub.close());
-  const alertTick = setInterval(() => { void alerts.tick(); }, 2000);
+  const checkUsers = () => auditUserChanges({
+    read: async () => {
+      const doc = await readUsersDoc(cfg.auth.usersFile);
+      return { users: doc.users.map((u) => ({ username: u.username, role: u.role, passwordHash: u.password_hash })), ...(doc.changedBy ? { changedBy: doc.changedBy } : {}) };
+    },
+    store: controlStore, audit: control.audit, claim: cooldown,
+    fingerprint: (t) => createHash('sha256').update(t).digest('hex').slice(0, 16),
+  }).catch((err: Error) => { log.warn({ err }, 'user changes not audited yet'); return 0; });
+  await checkUsers();
+  let ticking = false;
+  let ticks = 0;
+  const alertTick = setInterval(() => {
+    if (ticking) return;
+    ticking = true;
+    void (async () => {
+      await control.refresh().catch((err: Error) => log.warn({ err }, 'silences not refreshed'));
+      await alerts.tick();
+      await autoheal.tick();
+      if (++ticks % 3 === 0) await checkUsers();
+    })().finally(() => { ticking = false; });
+  }, 2000);
   cleanups.push(() => clearInterval(alertTick));
 
   let samplesInWindow = 0;
@@ -250,8 +336,12 @@ export async function startServer(cfg: ServerConfig, log: PinoLogger, opts: { se
     authenticateWebSocket: webSocketAuthenticator('viewer'),
     wsMaxBufferedBytes: cfg.wsMaxBufferedBytes,
     alertFeed: (listener) => {
-      alertTransitions.on('alert', listener);
-      return () => alertTransitions.off('alert', listener);
+      liveFeed.on('alert', listener);
+      return () => liveFeed.off('alert', listener);
+    },
+    actionFeed: (listener) => {
+      liveFeed.on('action', listener);
+      return () => liveFeed.off('action', listener);
     },
     onWsClients: (n) => { wsClients = n; },
     onWsDropped: (n) => { wsDropped = n; },
@@ -261,7 +351,8 @@ export async function startServer(cfg: ServerConfig, log: PinoLogger, opts: { se
       createAuthPlugin({ auth: authSetup.auth, metricsToken: cfg.metricsToken }),
       createAuthRoutes({ auth: authSetup.auth, loginRateLimit: cfg.auth.loginRateLimit }),
       async (a) => historyRoutes(a, { store }),
-      alertRoutesPlugin({ rules: alerts, history: store }),
+      alertRoutesPlugin({ rules: alerts, history: store, audit: control.audit }),
+      controlRoutesPlugin({ control, alerts }),
       async (a) => a.register(metricsRoutes, { render: () => exporter.render(), contentType: exporter.contentType }),
     ],
   });

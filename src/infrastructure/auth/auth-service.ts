@@ -113,7 +113,7 @@ async function seedAdmin(opts: AuthOptions): Promise<{ envAdmin: UserRecord | nu
   if (users.some((u) => u.username === opts.adminUser)) return { envAdmin: null, generated: null };
   const generated = generatePassword();
   users.push({ username: opts.adminUser, role: 'admin', password_hash: await hashPassword(generated), created_at });
-  await writeUsers(opts.usersFile, users);
+  await writeUsers(opts.usersFile, users, 'system (seed admin)');
   return { envAdmin: null, generated };
 }
 

@@ -1,5 +1,6 @@
 // `dockwatch user add <name> --role viewer|admin [--password-stdin]`, `user list`, `user remove <name>`.
 // The users file is USERS_FILE, or ${DATA_DIR:-./data}/users.json, as the server reads it.
+import { hostname, userInfo } from 'node:os';
 import { isAppError } from '../../application/errors.js';
 import { generatePassword } from './passwords.js';
 import { isRole } from '../../application/auth-ports.js';
@@ -55,7 +56,7 @@ export async function runUserCommand(
       if (!name || positional.length > 1 || !role || !isRole(role)) { io.stderr.write(USAGE); return 2; }
       // Only the first line counts, so `echo pw | dockwatch user add` works.
       const password = fromStdin ? (await readAll(io.stdin)).split(/\r?\n/)[0]! : generatePassword();
-      await addUser(file, name, role, password, { replace });
+      await addUser(file, name, role, password, { replace, changedBy: cliActor() });
       io.stdout.write(`user ${name} (${role}) written to ${file}\n`);
       if (!fromStdin) io.stdout.write(`password: ${password}\n(shown once; it is stored only as a scrypt hash)\n`);
       return 0;
@@ -65,7 +66,7 @@ export async function runUserCommand(
       return 0;
     }
     if (cmd === 'remove' && rest.length === 1) {
-      if (await removeUser(file, rest[0]!)) { io.stdout.write(`user ${rest[0]} removed\n`); return 0; }
+      if (await removeUser(file, rest[0]!, cliActor())) { io.stdout.write(`user ${rest[0]} removed\n`); return 0; }
       io.stderr.write(`user ${rest[0]} not found in ${file}\n`);
       return 1;
     }
@@ -75,4 +76,11 @@ export async function runUserCommand(
     io.stderr.write(`${isAppError(e) ? e.message : (e as Error).message}\n`);
     return isAppError(e) && e.code === 'INVALID_ARGUMENT' ? 2 : 1;
   }
+}
+
+/** Who ran the command, for the audit trail: the OS user and host (a CLI has no JWT). */
+function cliActor(): string {
+  let user = 'unknown';
+  try { user = userInfo().username; } catch { /* no passwd entry, e.g. a bare container uid */ }
+  return `cli:${user}@${hostname()}`;
 }

@@ -13,7 +13,7 @@ export interface UserRecord {
   created_at: string;
 }
 
-interface UsersDoc { users: UserRecord[] }
+interface UsersDoc { users: UserRecord[]; changed_by?: string; changed_at?: string }
 
 const USERNAME = /^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$/;
 
@@ -30,11 +30,16 @@ export function validatePassword(pw: string): void {
 
 /** Every user in the file; a missing file means no users yet. */
 export async function readUsers(file: string): Promise<UserRecord[]> {
+  return (await readUsersDoc(file)).users;
+}
+
+/** The users and who last changed the file (the audit trail names them). */
+export async function readUsersDoc(file: string): Promise<{ users: UserRecord[]; changedBy?: string }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return { users: [] };
     throw new AppError('UNAVAILABLE', `cannot read users file ${file}: ${(e as Error).message}`, { cause: e });
   }
   let doc: unknown;
@@ -47,14 +52,19 @@ export async function readUsers(file: string): Promise<UserRecord[]> {
   if (!Array.isArray(users)) {
     throw new AppError('INVALID_ARGUMENT', `users file ${file}: expected {"users": [...]}`, { field: 'USERS_FILE' });
   }
-  return users.filter((u): u is UserRecord =>
-    typeof u?.username === 'string' && isRole(u.role) && typeof u.password_hash === 'string');
+  const changedBy = (doc as Partial<UsersDoc>).changed_by;
+  return {
+    users: users.filter((u): u is UserRecord =>
+      typeof u?.username === 'string' && isRole(u.role) && typeof u.password_hash === 'string'),
+    ...(typeof changedBy === 'string' ? { changedBy } : {}),
+  };
 }
 
-export async function writeUsers(file: string, users: UserRecord[]): Promise<void> {
+export async function writeUsers(file: string, users: UserRecord[], changedBy?: string): Promise<void> {
   await mkdir(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(tmp, `${JSON.stringify({ users }, null, 2)}\n`, { mode: 0o600 });
+  const doc: UsersDoc = { users, ...(changedBy ? { changed_by: changedBy, changed_at: new Date().toISOString() } : {}) };
+  await writeFile(tmp, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600 });
   await chmod(tmp, 0o600);
   await rename(tmp, file);
 }
@@ -68,7 +78,7 @@ export async function findUser(file: string, username: string): Promise<UserReco
  * Throws CONFLICT when the user exists and `replace` is not set.
  */
 export async function addUser(
-  file: string, name: string, role: Role, password: string, opts: { replace?: boolean } = {},
+  file: string, name: string, role: Role, password: string, opts: { replace?: boolean; changedBy?: string } = {},
 ): Promise<UserRecord> {
   validateUsername(name);
   if (!isRole(role)) throw invalidArgument('role', 'one of admin, viewer, agent');
@@ -84,14 +94,14 @@ export async function addUser(
   };
   if (existing >= 0) users[existing] = record;
   else users.push(record);
-  await writeUsers(file, users);
+  await writeUsers(file, users, opts.changedBy);
   return record;
 }
 
-export async function removeUser(file: string, name: string): Promise<boolean> {
+export async function removeUser(file: string, name: string, changedBy?: string): Promise<boolean> {
   const users = await readUsers(file);
   const left = users.filter((u) => u.username !== name);
   if (left.length === users.length) return false;
-  await writeUsers(file, left);
+  await writeUsers(file, left, changedBy);
   return true;
 }

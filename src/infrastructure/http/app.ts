@@ -38,6 +38,8 @@ export interface HttpDeps {
   wsMaxBufferedBytes?: number;
   /** Alert transitions pushed to /ws clients as {type:'alert', alert}; returns the unsubscribe. */
   alertFeed?: (listener: (alert: unknown) => void) => () => void;
+  /** What Dockwatch did (autoheal), pushed as {type:'action', action}. */
+  actionFeed?: (listener: (action: unknown) => void) => () => void;
   onWsClients?: (count: number) => void;
   onWsDropped?: (count: number) => void;
 }
@@ -207,9 +209,13 @@ function registerLiveSocket(app: FastifyInstance, deps: HttpDeps): void {
     const stopAlerts = deps.alertFeed?.((alert) => {
       if (socket.readyState === socket.OPEN) send(JSON.stringify({ type: 'alert', alert }));
     });
+    const stopActions = deps.actionFeed?.((action) => {
+      if (socket.readyState === socket.OPEN) send(JSON.stringify({ type: 'action', action }));
+    });
     socket.on('close', () => {
       sub.close();
       stopAlerts?.();
+      stopActions?.();
       clients--;
       deps.onWsClients?.(clients);
     });
