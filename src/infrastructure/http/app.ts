@@ -66,6 +66,8 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
     // Per-request lines would drown the useful ones (and /ws URLs may carry a token).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
+    // Alert ids (rule|host|64-hex container id|timestamp|state) are longer than the default 100.
+    routerOptions: { maxParamLength: 512 },
     // Query strings may carry ?token= for the WebSocket: keep URLs out of default logs.
     ajv: { customOptions: { removeAdditional: false, coerceTypes: true, allErrors: false } },
   });
