@@ -89,3 +89,25 @@ test('the rules document round-trips through GET/PUT without growing', () => {
   const api = err(() => buildRuleSet({ rules: [{ id: 'cpu', threshold: 'high' }] }, defaults));
   assert.equal(api.field, 'rules.0.threshold');
 });
+
+test('autoheal in the rules document: a rule action and override values, validated and round-tripped', () => {
+  const set = buildRuleSet({
+    rules: [{ id: 'unhealthy', action: 'restart' }],
+    overrides: [{ match: 'worker-*', autoheal: 'unhealthy|oom' }, { match: 'db', autoheal: false }],
+  }, defaults);
+  assert.equal(set.rules.find((r) => r.id === 'unhealthy')!.action, 'restart');
+  assert.deepEqual(set.overrides.map((o) => o.autoheal), [['unhealthy', 'oom'], []]);
+  const doc = toRulesDocument(set);
+  assert.equal(doc.rules.find((r) => r.id === 'unhealthy')!.action, 'restart');
+  assert.deepEqual(toRulesDocument(buildRuleSet(doc, defaults)), doc, 'round-trips');
+  const cases: [unknown, string, RegExp][] = [
+    [{ overrides: [{ match: 'w', autoheal: 'sometimes' }] }, 'overrides.0.autoheal', /unknown autoheal value "sometimes"/],
+    [{ rules: [{ id: 'cpu', action: 'restart' }] }, 'rules.0.action', /restart applies to unhealthy, stopped, oom rules, not cpu/],
+    [{ rules: [{ id: 'oom', action: 'reboot' }] }, 'rules.0.action', /restart/],
+  ];
+  for (const [doc2, field, msg] of cases) {
+    const e = err(() => buildRuleSet(doc2, defaults));
+    assert.equal(e.field, field);
+    assert.match(e.message, msg);
+  }
+});
