@@ -11,7 +11,7 @@ import type { Acknowledgement, AuditEvent, AuditOutcome, AutohealAttempt, Silenc
 import type { AuditQuery, ContainerKey, ControlStore } from '../../application/control-ports.js';
 import type { Logger } from '../../application/ports.js';
 import { AppError } from '../../application/errors.js';
-import { openDatabase } from './open.js';
+import { openDatabase, transaction } from './open.js';
 
 export interface SqliteControlStoreOptions {
   /** Directory for the database file (DATA_DIR). */
@@ -90,17 +90,7 @@ export function createSqliteControlStore(opts: SqliteControlStoreOptions): Sqlit
     };
   }
 
-  function tx<T>(fn: () => T): T {
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      const r = fn();
-      db.exec('COMMIT');
-      return r;
-    } catch (err) {
-      if (db.inTransaction) db.exec('ROLLBACK');
-      throw err;
-    }
-  }
+  const tx = <T>(fn: () => T): T => transaction(db, fn);
 
   const wrap = <T>(fn: () => T): Promise<T> => {
     if (!db.isOpen) return Promise.reject(new AppError('UNAVAILABLE', 'sqlite control store closed'));

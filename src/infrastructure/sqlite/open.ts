@@ -78,3 +78,16 @@ export function openDatabase(file: string, field = 'DATA_DIR'): OpenedDatabase {
     },
   };
 }
+
+/** Runs fn in one IMMEDIATE transaction: all of it is committed (and fsynced), or none. */
+export function transaction<T>(db: Db, fn: () => T): T {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    const r = fn();
+    db.exec('COMMIT');
+    return r;
+  } catch (err) {
+    if (db.inTransaction) db.exec('ROLLBACK');
+    throw err;
+  }
+}

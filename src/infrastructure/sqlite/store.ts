@@ -20,7 +20,7 @@ import type {
 } from '../../application/store-ports.js';
 import type { Logger, SequenceLedger } from '../../application/ports.js';
 import { AppError } from '../../application/errors.js';
-import { openDatabase } from './open.js';
+import { openDatabase, transaction } from './open.js';
 
 export interface SqliteStoreOptions {
   /** Directory for the database file (DATA_DIR, default ./data). */
@@ -113,17 +113,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     }
   };
 
-  function tx<T>(fn: () => T): T {
-    db.exec('BEGIN IMMEDIATE');
-    try {
-      const r = fn();
-      db.exec('COMMIT');
-      return r;
-    } catch (err) {
-      if (db.inTransaction) db.exec('ROLLBACK');
-      throw err;
-    }
-  }
+  const tx = <T>(fn: () => T): T => transaction(db, fn);
 
   const rowValues = (metrics: readonly MetricDef<string>[], vals: Record<string, number>): Array<number | null> =>
     metrics.map((m) => finiteOrNull(vals[m.key] ?? NaN));

@@ -6,6 +6,7 @@ import type { AlertHistory, StoredAlert } from '../../../application/alert-ports
 import type { RulesDocument } from '../../../application/alert-rules.js';
 import type { AuditInput } from '../../../application/control.js';
 import { AppError, isAppError } from '../../../application/errors.js';
+import { parseTime, timeParam } from './time-param.js';
 
 export interface AlertRoutesOptions {
   rules: { getRules(): RulesDocument; replaceRules(doc: unknown): RulesDocument };
@@ -17,16 +18,7 @@ export interface AlertRoutesOptions {
   audit?: (e: AuditInput) => Promise<void>;
 }
 
-const timeParam = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', maxLength: 40 }] } as const;
 
-function parseTime(v: unknown, field: string): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  if (typeof v === 'number') return v;
-  const s = String(v);
-  const n = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
-  if (!Number.isFinite(n)) throw new AppError('INVALID_ARGUMENT', `${field}: expected epoch milliseconds or an ISO date`, { field });
-  return n;
-}
 
 export async function alertRoutes(app: FastifyInstance, opts: AlertRoutesOptions): Promise<void> {
   const now = opts.now ?? Date.now;

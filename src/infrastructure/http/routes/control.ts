@@ -7,6 +7,7 @@ import type { AlertEvent } from '../../../application/alert-ports.js';
 import type { SilenceView } from '../../../application/control.js';
 import type { AuditQuery } from '../../../application/control-ports.js';
 import { AppError } from '../../../application/errors.js';
+import { parseTime, timeParam } from './time-param.js';
 import type { Acknowledgement, AuditEvent, SilenceStatus } from '../../../domain/control.js';
 import type { AlertLabels } from '../../../domain/silences.js';
 
@@ -37,7 +38,6 @@ export interface ControlRoutesOptions {
 
 // ---------- schemas ----------
 
-const timeParam = { anyOf: [{ type: 'integer', minimum: 0 }, { type: 'string', minLength: 1, maxLength: 40 }] } as const;
 
 const matcher = {
   type: 'object',
@@ -143,14 +143,6 @@ const actorOf = (req: FastifyRequest): string => {
 const presentAck = (a: Acknowledgement): { by: string; at: string; comment: string } =>
   ({ by: a.by, at: new Date(a.atMs).toISOString(), comment: a.comment });
 
-function parseTime(v: unknown, field: string): number | undefined {
-  if (v === undefined || v === '') return undefined;
-  if (typeof v === 'number') return v;
-  const s = String(v);
-  const n = /^\d+$/.test(s) ? Number(s) : Date.parse(s);
-  if (!Number.isFinite(n)) throw new AppError('INVALID_ARGUMENT', `${field}: expected epoch milliseconds or an ISO date`, { field });
-  return n;
-}
 
 // ---------- routes ----------
 
