@@ -64,6 +64,9 @@ export function createAutoheal(deps: AutohealDeps): Autoheal {
   const wanted = new Map<string, Wanted>();
   const givenUp = new Map<string, GivenUp>();
   const badLabels = new Set<string>();
+  // Commands this replica sent, until their outcome is known: an agent that dies mid-restart
+  // must not leave an attempt "pending" forever without a word in the audit trail.
+  const inFlight = new Map<string, { key: ContainerKey; name: string; deadlineMs: number }>();
   const counts = { restarts: 0, gaveUp: 0 };
   let disabledLogged = false;
 
@@ -145,6 +148,7 @@ export function createAutoheal(deps: AutohealDeps): Autoheal {
       deps.announce(notice(n, 'autoheal.restart', 'failed', `Dockwatch autoheal could not restart ${what}: ${error}`));
       return;
     }
+    inFlight.set(cmd.id, { key, name: event.containerName, deadlineMs: deps.now() + (deps.restartTimeoutSec + 90) * 1000 });
     deps.log.info({ host: key.host, container: event.containerName, commandId: cmd.id, attempt }, 'autoheal: restart requested');
     deps.announce(notice(n, 'autoheal.restart', 'requested', `Dockwatch autoheal: restarting ${what}`));
   }
@@ -202,6 +206,34 @@ export function createAutoheal(deps: AutohealDeps): Autoheal {
     }
   }
 
+  async function expireInFlight(): Promise<void> {
+    const now = deps.now();
+    for (const [id, f] of inFlight) {
+      if (f.deadlineMs > now) continue;
+      inFlight.delete(id);
+      const a = (await deps.store.autohealAttempts(f.key)).find((x) => x.commandId === id);
+      if (!a || a.outcome !== 'pending') continue;
+      await onResult(f.key.host, f.name, { commandId: id, containerId: f.key.containerId, outcome: 'failed', error: 'no answer from the agent in time', durationMs: now - a.atMs });
+    }
+  }
+
+  async function onResult(host: string, containerName: string, r: AgentCommandResult): Promise<void> {
+    inFlight.delete(r.commandId);
+    if (!(await deps.claim.tryAcquire(`${prefix}autoheal-result:${r.commandId}`, 86_400_000))) return;
+    const key = { host, containerId: r.containerId };
+    const attempts = await deps.store.autohealAttempts(key);
+    const a = attempts.find((x) => x.commandId === r.commandId);
+    if (a) await deps.store.putAutohealAttempt(key, { ...a, outcome: r.outcome, ...(r.error ? { error: r.error } : {}) });
+    const attempt = a ? attempts.filter((x) => x.atMs > a.atMs - deps.limits.windowMs && x.atMs <= a.atMs && x.outcome !== 'refused').length : undefined;
+    await deps.audit({ actor: 'autoheal', action: 'autoheal.restart', target: `${host}/${containerName}`,
+      outcome: r.outcome === 'restarted' ? 'ok' : r.outcome,
+      details: { containerId: r.containerId, commandId: r.commandId, durationMs: r.durationMs, ...(a ? { trigger: a.trigger, attempt } : {}), ...(r.error ? { error: r.error } : {}) } });
+    const msg = r.outcome === 'restarted'
+      ? `Dockwatch autoheal restarted container ${containerName} on host ${host} in ${(r.durationMs / 1000).toFixed(1)}s`
+      : `Dockwatch autoheal: restart of container ${containerName} on host ${host} ${r.outcome}: ${r.error ?? 'no reason given'}`;
+    deps.announce(notice({ key, name: containerName }, 'autoheal.restart', r.outcome === 'restarted' ? 'ok' : r.outcome, msg));
+  }
+
   return {
     observe,
     async tick() {
@@ -217,23 +249,9 @@ export function createAutoheal(deps: AutohealDeps): Autoheal {
         }
       }
       await checkGivenUp().catch((err) => deps.log.warn({ err }, 'autoheal give-up check failed'));
+      await expireInFlight().catch((err) => deps.log.warn({ err }, 'autoheal command expiry failed'));
     },
-    async onResult(host, containerName, r) {
-      if (!(await deps.claim.tryAcquire(`${prefix}autoheal-result:${r.commandId}`, 86_400_000))) return;
-      const key = { host, containerId: r.containerId };
-      const attempts = await deps.store.autohealAttempts(key);
-      const i = attempts.findIndex((a) => a.commandId === r.commandId);
-      const a = attempts[i];
-      if (a) await deps.store.putAutohealAttempt(key, { ...a, outcome: r.outcome, ...(r.error ? { error: r.error } : {}) });
-      const attempt = a ? attempts.filter((x) => x.atMs > a.atMs - deps.limits.windowMs && x.atMs <= a.atMs && x.outcome !== 'refused').length : undefined;
-      await deps.audit({ actor: 'autoheal', action: 'autoheal.restart', target: `${host}/${containerName}`,
-        outcome: r.outcome === 'restarted' ? 'ok' : r.outcome,
-        details: { containerId: r.containerId, commandId: r.commandId, durationMs: r.durationMs, ...(a ? { trigger: a.trigger, attempt } : {}), ...(r.error ? { error: r.error } : {}) } });
-      const msg = r.outcome === 'restarted'
-        ? `Dockwatch autoheal restarted container ${containerName} on host ${host} in ${(r.durationMs / 1000).toFixed(1)}s`
-        : `Dockwatch autoheal: restart of container ${containerName} on host ${host} ${r.outcome}: ${r.error ?? 'no reason given'}`;
-      deps.announce(notice({ key, name: containerName }, 'autoheal.restart', r.outcome === 'restarted' ? 'ok' : r.outcome, msg));
-    },
+    onResult,
     stats: () => ({ wanted: wanted.size, ...counts }),
   };
 }

@@ -197,3 +197,17 @@ test('a stopped container (exit code) is healed only with the exited trigger', a
   await b.run();
   assert.equal(b.c.commands.length, 1);
 });
+
+test('a command the agent never answers is recorded as failed after its deadline', async () => {
+  const c = cluster();
+  await c.feed(unhealthy(c.now(), { 'dockwatch.autoheal': 'true' }));
+  await c.tick();
+  assert.equal(c.commands.length, 1);
+  c.at(c.now() + 99_000); // restart timeout 10 s + 90 s
+  await c.tick();
+  assert.equal(c.audits.length, 0, 'not yet');
+  c.at(c.now() + 2000);
+  await c.tick();
+  assert.deepEqual(c.audits.map((a) => `${a.action}:${a.outcome}:${String(a.details['error'])}`), ['autoheal.restart:failed:no answer from the agent in time']);
+  assert.equal((await c.store.autohealAttempts({ host: 'host-a', containerId: 'c1' }))[0]!.outcome, 'failed');
+});
