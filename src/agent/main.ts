@@ -60,6 +60,8 @@ export async function startAgent(cfg: AgentConfig, log: Logger): Promise<AgentHa
   const tls = cfg.serverCaFile ? { rootCerts: await readFile(cfg.serverCaFile) } : cfg.serverTls;
   const stream = createAgentStream({
     address: cfg.serverAddr, token: cfg.agentToken, queueSize: cfg.queueSize, log, tls, onCommand,
+    spreadKey: cfg.agentId,
+    rebalance: cfg.serverRebalanceMs === undefined ? false : { minMs: cfg.serverRebalanceMs, maxMs: 4 * cfg.serverRebalanceMs },
   });
 
   const collect = async () => {

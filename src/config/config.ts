@@ -8,7 +8,10 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 
 export interface AgentConfig {
   logLevel: LogLevel;
+  /** One host:port, several comma-separated, or a name with several addresses (replicas). */
   serverAddr: string;
+  /** On another server than its first choice, the agent tries moving back after 1-4x this (SERVER_REBALANCE_AFTER; off: never). */
+  serverRebalanceMs: number | undefined;
   agentId: string;
   hostname: string;
   collectIntervalMs: number;
@@ -114,7 +117,8 @@ export function loadAgentConfig(env: Env): AgentConfig {
   const host = hostname();
   const cfg: AgentConfig = {
     ...common(r),
-    serverAddr: r.hostPort('SERVER_ADDR', '127.0.0.1:50051'),
+    serverAddr: r.hostPortList('SERVER_ADDR', '127.0.0.1:50051'),
+    serverRebalanceMs: r.duration('SERVER_REBALANCE_AFTER', '30s', 100),
     agentId: r.string('AGENT_ID', host),
     hostname: r.string('HOST_NAME', host),
     collectIntervalMs: r.duration('COLLECT_INTERVAL', '2s', 1000),

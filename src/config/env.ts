@@ -108,6 +108,19 @@ export class EnvReader {
     return v;
   }
 
+  /** One host:port or several, comma-separated (SERVER_ADDR=a:50051,b:50051); a bad entry is named. */
+  hostPortList(name: string, def: string): string {
+    const v = this.raw(name) ?? def;
+    const entries = v.split(',').map((s) => s.trim());
+    if (entries.length === 1) return this.hostPort(name, def);
+    const bad = entries.find((e) => {
+      const m = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(e);
+      return !m || Number(m[2]) < 1 || Number(m[2]) > 65535;
+    });
+    if (bad !== undefined) return this.fail(name, v, `a comma list of host:port with ports from 1 to 65535; "${bad}" is not`, def);
+    return entries.join(',');
+  }
+
   list(name: string): string[] {
     const v = this.raw(name);
     return v === undefined ? [] : v.split(',').map((s) => s.trim()).filter(Boolean);

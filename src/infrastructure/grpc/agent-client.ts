@@ -11,16 +11,32 @@
 // server may then send a MetricResponse with `command` set (sequence 0, no status) on the
 // same stream; it goes to onCommand and is not an ack. Without onCommand nothing is
 // announced and the server sends none.
+//
+// Several servers (replicas): `address` may list several host:port, or name a host with several
+// addresses (server-targets.ts). The agent ranks them by rendezvous hash of spreadKey (its
+// agent id), dials its first choice, and on a lost stream moves to the next of its ranking
+// after the usual jittered backoff, resending its unacked batches there. Connected to another
+// than its first choice, it tries its first choice again after a random delay in the
+// rebalance window and, if it answers, half-closes the stream (the server acks what it has)
+// and moves back: a restarted replica gets its agents back spread over that window, not all
+// at once.
 import * as grpc from '@grpc/grpc-js';
 import type { BatchAck, MetricBatch } from '../../domain/types.js';
 import type { AgentCommand } from '../../domain/control.js';
 import type { Logger } from '../../application/ports.js';
 import { CAPABILITIES_HEADER, COMMANDS_CAPABILITY, DEFAULT_MAX_MESSAGE_BYTES, loadMetricsService } from './proto.js';
+import { rank, resolveTargets, type Resolve, type ServerTarget } from './server-targets.js';
 import { ackFromWire, commandFromWire, metricDataToWire, type AgentCommandWire, type MetricResponseWire } from './mapping.js';
 
 export interface AgentStreamOptions {
-  /** host:port of the server's gRPC listener. */
+  /** host:port of the server's gRPC listener, or several comma-separated (a name may resolve to several). */
   address: string;
+  /** Ranks the servers (rendezvous hash): the agent id, so an agent keeps its first choice. Random when absent. */
+  spreadKey?: string;
+  /** Resolves a host name to its addresses (default: node:dns, IPv4 preferred). */
+  resolve?: Resolve;
+  /** Connected to another than its first choice, try moving back after a random delay in [minMs, maxMs] (default 30-120 s). */
+  rebalance?: { minMs: number; maxMs: number } | false;
   /** Sent as `authorization: Bearer <token>`. */
   token?: string;
   /** Unacked batches kept; when full the oldest goes (default 1000). */
@@ -49,6 +65,8 @@ export interface AgentStreamStats {
   rejected: number;
   connected: boolean;
   reconnects: number;
+  /** The server connected to (ip:port, or the name as given); null while not connected. */
+  server: string | null;
 }
 
 export interface AgentStream {
@@ -76,11 +94,13 @@ export function backoffDelay(attempt: number, initialMs: number, maxMs: number, 
 }
 
 export function createAgentStream(opts: AgentStreamOptions): AgentStream {
-  const log = opts.log.child({ component: 'grpc-agent', server: opts.address });
+  const log = opts.log.child({ component: 'grpc-agent', servers: opts.address });
   const queueSize = Math.max(1, opts.queueSize ?? 1000);
   const backoff = opts.backoff ?? { initialMs: 500, maxMs: 30_000 };
   const maxBytes = opts.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES;
   const random = opts.random ?? Math.random;
+  const spreadKey = opts.spreadKey ?? random().toString(36).slice(2);
+  const rebalance = opts.rebalance === false ? null : opts.rebalance ?? { minMs: 30_000, maxMs: 120_000 };
   const svc = loadMetricsService();
   const serialize = svc.service.StreamMetrics!.requestSerialize;
   const deserialize = svc.service.StreamMetrics!.responseDeserialize as (b: Buffer) => MetricResponseWire;
@@ -100,6 +120,14 @@ export function createAgentStream(opts: AgentStreamOptions): AgentStream {
   let call: grpc.ClientDuplexStream<Buffer, MetricResponseWire> | null = null;
   let waitingDrain = false;
   let reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Ranked targets, first choice first (refreshed before each dial). */
+  let ranked: ServerTarget[] = [];
+  let current: ServerTarget | null = null;
+  /** The next dial goes to the next target of the ranking (set by a lost stream). */
+  let moveOn = false;
+  /** Set while the stream is half-closed to move to this target. */
+  let switchingTo: ServerTarget | null = null;
+  let homeTimer: ReturnType<typeof setTimeout> | null = null;
   const idleWaiters = new Set<() => void>();
 
   const notifyIfIdle = (): void => {
@@ -161,9 +189,9 @@ export function createAgentStream(opts: AgentStreamOptions): AgentStream {
     });
   };
 
-  const scheduleReconnect = (minDelayMs = 0): void => {
+  const scheduleReconnect = (minDelayMs = 0, now = false): void => {
     if (closed || reconnectTimer) return;
-    const delay = Math.max(minDelayMs, backoffDelay(attempt++, backoff.initialMs, backoff.maxMs, random));
+    const delay = now ? minDelayMs : Math.max(minDelayMs, backoffDelay(attempt++, backoff.initialMs, backoff.maxMs, random));
     reconnectTimer = setTimeout(() => {
       reconnectTimer = null;
       counters.reconnects++;
@@ -178,6 +206,17 @@ export function createAgentStream(opts: AgentStreamOptions): AgentStream {
     waitingDrain = false;
     client?.close();
     client = null;
+    clearHomeTimer();
+    if (switchingTo) {
+      // Our own half-close to move back to the first choice: go there now.
+      log.info({ from: current?.address, to: switchingTo.address, queued: queue.length }, 'moving back to the first-choice server');
+      current = switchingTo;
+      switchingTo = null;
+      moveOn = false;
+      scheduleReconnect(0, true);
+      return;
+    }
+    moveOn = true;
     const code = status.code;
     const oversize = code === grpc.status.RESOURCE_EXHAUSTED && /larger than max/i.test(status.details);
     if (code === grpc.status.INVALID_ARGUMENT || oversize) {
@@ -190,19 +229,84 @@ export function createAgentStream(opts: AgentStreamOptions): AgentStream {
     if (code === grpc.status.UNAUTHENTICATED || code === grpc.status.PERMISSION_DENIED) {
       log.error({ code: grpc.status[code], details: status.details }, 'server refused the agent token');
     } else if (code !== grpc.status.OK) {
-      log.warn({ code: grpc.status[code], details: status.details, queued: queue.length }, 'metrics stream lost; reconnecting');
+      log.warn({ code: grpc.status[code], details: status.details, queued: queue.length, server: current?.address }, 'metrics stream lost; reconnecting');
     }
     scheduleReconnect(Number.isFinite(retryAfter) ? retryAfter : 0);
+  };
+
+  const clearHomeTimer = (): void => {
+    if (homeTimer) clearTimeout(homeTimer);
+    homeTimer = null;
+  };
+
+  const channelOptions = (t: ServerTarget): grpc.ChannelOptions => ({
+    'grpc.keepalive_time_ms': 30_000,
+    'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.max_send_message_length': maxBytes,
+    // Dialled by IP from a resolved name: TLS checks, and :authority names, the host name.
+    ...(t.hostname && !t.address.startsWith(`${t.hostname}:`)
+      ? { 'grpc.ssl_target_name_override': t.hostname, 'grpc.default_authority': t.hostname } : {}),
+  });
+
+  /** Re-resolves, then picks: the same target, the next of the ranking after a loss, or the first choice. */
+  async function chooseTarget(): Promise<ServerTarget> {
+    try {
+      const t = await resolveTargets(opts.address, opts.resolve);
+      if (t.length > 0) ranked = rank(spreadKey, t);
+    } catch (err) {
+      if (ranked.length === 0) throw err;
+    }
+    const i = current ? ranked.findIndex((t) => t.address === current!.address) : -1;
+    if (i < 0) return ranked[0]!;
+    return moveOn ? ranked[(i + 1) % ranked.length]! : ranked[i]!;
+  }
+
+  /** Connected to another than the first choice: after a random delay, probe it and move back if it answers. */
+  const scheduleHome = (gen: number): void => {
+    if (!rebalance || homeTimer || ranked.length < 2 || current?.address === ranked[0]?.address) return;
+    const delay = rebalance.minMs + random() * Math.max(0, rebalance.maxMs - rebalance.minMs);
+    homeTimer = setTimeout(() => {
+      homeTimer = null;
+      if (gen !== generation || closed || !connected) return;
+      void chooseTarget().then((t) => {
+        const home = ranked[0]!;
+        if (gen !== generation || closed || !connected || home.address === t.address) return;
+        const probe = new grpc.Client(home.address, creds, channelOptions(home));
+        probe.waitForReady(Date.now() + 500, (err) => {
+          probe.close();
+          if (err) { scheduleHome(gen); return; }
+          // Probes that waited while the server was starting all succeed the moment it listens:
+          // another random delay keeps them from moving back together.
+          setTimeout(() => {
+            if (gen !== generation || closed || !connected || !call) return;
+            // Half-close: the server acks what it received and ends the call; onStatus then dials home.
+            switchingTo = home;
+            const c = call;
+            call = null;
+            c.end();
+            setTimeout(() => { if (gen === generation && switchingTo) c.cancel(); }, 10_000).unref?.();
+          }, random() * Math.min(2000, rebalance.minMs)).unref?.();
+        });
+      }, () => scheduleHome(gen));
+    }, delay);
+    homeTimer.unref?.();
   };
 
   function connect(): void {
     if (closed) return;
     const gen = ++generation;
-    client = new grpc.Client(opts.address, creds, {
-      'grpc.keepalive_time_ms': 30_000,
-      'grpc.keepalive_timeout_ms': 10_000,
-      'grpc.max_send_message_length': maxBytes,
+    chooseTarget().then((t) => dial(gen, t), (err: unknown) => {
+      if (gen !== generation || closed) return;
+      log.warn({ err: (err as Error).message }, 'no server address resolved; retrying');
+      scheduleReconnect();
     });
+  }
+
+  function dial(gen: number, target: ServerTarget): void {
+    if (closed || gen !== generation) return;
+    current = target;
+    moveOn = false;
+    client = new grpc.Client(target.address, creds, channelOptions(target));
     const md = new grpc.Metadata();
     if (opts.token) md.set('authorization', `Bearer ${opts.token}`);
     if (opts.onCommand) md.set(CAPABILITIES_HEADER, COMMANDS_CAPABILITY);
@@ -213,8 +317,9 @@ export function createAgentStream(opts: AgentStreamOptions): AgentStream {
     for (const item of queue) item.sent = false;
     c.on('metadata', () => {
       if (gen !== generation) return;
-      if (!connected) log.info({ queued: queue.length }, 'metrics stream connected');
+      if (!connected) log.info({ queued: queue.length, server: target.address }, 'metrics stream connected');
       connected = true;
+      scheduleHome(gen);
     });
     c.on('data', (wire: MetricResponseWire) => {
       if (gen !== generation) return;
@@ -270,6 +375,7 @@ export function createAgentStream(opts: AgentStreamOptions): AgentStream {
         });
       }
       closed = true;
+      clearHomeTimer();
       if (reconnectTimer) clearTimeout(reconnectTimer);
       reconnectTimer = null;
       generation++;
@@ -284,7 +390,7 @@ export function createAgentStream(opts: AgentStreamOptions): AgentStream {
     },
 
     stats() {
-      return { queued: queue.length, ...counters, connected };
+      return { queued: queue.length, ...counters, connected, server: connected ? current?.address ?? null : null };
     },
   };
 }

@@ -44,7 +44,7 @@ export function parseTopArgs(argv: readonly string[], env: Record<string, string
     else lists[flag]!.push(value);
   }
 
-  server = server ?? (env.DOCKWATCH_SERVER || undefined) ?? (env.SERVER_ADDR || undefined) ?? DEFAULT_TOP_SERVER;
+  server = server ?? (env.DOCKWATCH_SERVER || undefined) ?? (env.SERVER_ADDR?.split(',')[0]?.trim() || undefined) ?? DEFAULT_TOP_SERVER;
   if (!/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/.test(server) || Number(server.slice(server.lastIndexOf(':') + 1)) > 65535) {
     throw new Error(`--server ${JSON.stringify(server)}: expected host:port`);
   }
