@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // The `dockwatch` command: agent, server, all (both in one process: `npm start`), user, top.
 // Settings are validated before anything binds a port: a bad one exits with code 2.
+// First, before anything else loads: V8 settings of `dockwatch agent` (AGENT_LOW_MEMORY).
+import './agent/low-memory.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';

@@ -83,7 +83,9 @@ export async function startAgent(cfg: AgentConfig, log: Logger): Promise<AgentHa
   const statusTimer = cfg.statusFile
     ? setInterval(() => {
       const s = stream.stats();
-      writeFile(cfg.statusFile!, JSON.stringify({ ts: Date.now(), connected: s.connected, queued: s.queued, runtime: runtimeUp }))
+      // rss and heapUsed (bytes) let a health check or the benchmark watch the agent's memory.
+      const { rss, heapUsed } = process.memoryUsage();
+      writeFile(cfg.statusFile!, JSON.stringify({ ts: Date.now(), connected: s.connected, queued: s.queued, runtime: runtimeUp, rss, heapUsed }))
         .catch(() => undefined);
     }, cfg.collectIntervalMs)
     : undefined;

@@ -31,6 +31,8 @@ export interface AgentConfig {
 }
 
 export interface ServerConfig {
+  /** AGENT_LOW_MEMORY (default true): `dockwatch agent` trades V8's optimizing compiler and young-generation growth for RSS. */
+  lowMemory: boolean;
   logLevel: LogLevel;
   production: boolean;
   host: string;
@@ -141,6 +143,7 @@ export function loadAgentConfig(env: Env): AgentConfig {
   r.done();
   return cfg;
 }
+    lowMemory: r.bool('AGENT_LOW_MEMORY', true),
 
 /** REDIS_URL wins; REDIS_ADDR=host:port is the short form. */
 function redisUrl(r: EnvReader): string | undefined {
