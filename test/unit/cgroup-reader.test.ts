@@ -161,3 +161,43 @@ test('syncReads mode reads the same values', async () => {
   a.close();
   b.close();
 });
+
+test('v2 with a controller not enabled (no io.stat): null, so the Engine API serves it, and one warning, not a silent 0', async () => {
+  const root = hostTree(4242);
+  v2Container(root, `system.slice/docker-${ID}.scope`);
+  rmSync(join(root, `sys/fs/cgroup/system.slice/docker-${ID}.scope/io.stat`));
+  const warns: unknown[][] = [];
+  const log = { warn: (...a: unknown[]) => warns.push(a), debug: () => undefined, info: () => undefined, error: () => undefined, child: () => log };
+  const r = createCgroupUsageReader({ procRoot: join(root, 'proc'), sysRoot: join(root, 'sys'), log: log as never, clock: (() => { let t = 0; return () => (t += 40_000); })() });
+  assert.equal(await r.read(container()), null);
+  assert.equal(await r.read(container()), null, 'still missing after the retry delay');
+  assert.equal(warns.length, 1, 'logged once');
+  assert.match(String(warns[0]![1]), /Engine API/);
+  assert.deepEqual((warns[0]![0] as { missing: string[] }).missing, ['io.stat']);
+  // The controller is enabled again: read from the files.
+  fx(root, `sys/fs/cgroup/system.slice/docker-${ID}.scope/io.stat`, 'v2/io.stat');
+  assert.equal((await r.read(container()))?.source, 'cgroup');
+  // (A file that vanishes from a kept descriptor reads ENODEV on cgroupfs, not on this tmp tree:
+  // the VM test, test/integration/cgroup2-vm.test.ts, covers that on a real kernel.)
+});
+
+test('v2 Podman layouts: rootful machine.slice/libpod-<id>.scope, rootless through /proc, relative paths from a private cgroupns', async () => {
+  const root = hostTree(4242);
+  v2Container(root, `machine.slice/libpod-${ID}.scope`);
+  const r = createCgroupUsageReader({ procRoot: join(root, 'proc'), sysRoot: join(root, 'sys') });
+  assert.equal((await r.read(container()))?.cpuUsageNs, 8123456000);
+
+  const rootless = `user.slice/user-1000.slice/user@1000.service/user.slice/libpod-${ID}.scope`;
+  const root2 = hostTree(4242);
+  v2Container(root2, rootless);
+  // As an agent in a private cgroup namespace at /system.slice/docker-<agent>.scope sees it.
+  put(root2, 'proc/4242/cgroup', `0::/../../${rootless}\n`);
+  const r2 = createCgroupUsageReader({ procRoot: join(root2, 'proc'), sysRoot: join(root2, 'sys') });
+  assert.equal((await r2.read(container()))?.pids, 3);
+
+  const root3 = hostTree(4242);
+  v2Container(root3, 'system.slice/other-runtime-ctr.scope');
+  put(root3, 'proc/4242/cgroup', '0::/../other-runtime-ctr.scope\n');
+  const r3 = createCgroupUsageReader({ procRoot: join(root3, 'proc'), sysRoot: join(root3, 'sys') });
+  assert.equal((await r3.read(container()))?.pids, 3, 'a sibling of our own cgroup');
+});

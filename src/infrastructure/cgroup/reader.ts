@@ -1,7 +1,7 @@
 // UsageReader over the cgroup files (v1 and v2) and /proc: the cheap road. The Docker daemon
 // does no work for these reads, unlike the stats API. Parsing lives in parse.ts; this file only
 // finds the files (once per container, cached) and reads them.
-import { access, readlink } from 'node:fs/promises';
+import { access, readdir, readlink } from 'node:fs/promises';
 import type { ContainerInfo, Logger, RawUsage, UsageReader } from '../../application/ports.js';
 import { effectiveMemLimit } from '../../domain/container-math.js';
 import {
@@ -68,6 +68,8 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): CgroupU
   const log = opts.log;
   const cache = new Map<string, ContainerFiles>();
   const misses = new Map<string, { pid: number; until: number }>();
+  /** Containers already warned about missing v2 files ("pid:files", last seen), so the line is logged once. */
+  const warned = new Map<string, { key: string; at: number }>();
   const sync = opts.syncReads ?? false;
   const files = createSmallFileReader({ sync, maxOpen: opts.maxOpenFiles ?? 4096 });
   const readFile = (path: string) => files.read(path);
@@ -121,11 +123,13 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): CgroupU
 
   /** Candidate cgroup paths, relative to a hierarchy root, in the order we trust them. */
   function candidates(c: ContainerInfo): string[] {
-    const out = [`/docker/${c.id}`, `/system.slice/docker-${c.id}.scope`];
+    // Docker (cgroupfs, systemd), then rootful Podman (systemd, cgroupfs). Rootless Podman's
+    // user.slice/user-<uid>.slice/... path is found through /proc/<pid>/cgroup.
+    const out = [`/docker/${c.id}`, `/system.slice/docker-${c.id}.scope`, `/machine.slice/libpod-${c.id}.scope`, `/libpod_parent/libpod-${c.id}`];
     const parent = c.cgroupParent.replace(/\/+$/, '');
     if (parent) {
       const p = parent.startsWith('/') ? parent : `/${parent}`;
-      out.push(`${p}/${c.id}`, `${p}/docker-${c.id}.scope`);
+      out.push(`${p}/${c.id}`, `${p}/docker-${c.id}.scope`, `${p}/libpod-${c.id}.scope`);
     }
     return out;
   }
@@ -139,6 +143,34 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): CgroupU
       return parseProcCgroup(text);
     } catch {
       return undefined;
+    }
+  }
+
+  /**
+   * Where a "0::" path lives under the hierarchy. From inside a private cgroup namespace the kernel
+   * writes other cgroups relative to ours ("/../../machine.slice/libpod-<id>.scope"); the host's
+   * hierarchy (HOST_SYS) is absolute. With as many ".." as our depth, the rest is absolute; with
+   * fewer, the rest hangs below one of our ancestors: try the top-level ones.
+   */
+  async function unifiedDirs(p: string): Promise<string[]> {
+    if (!p.startsWith('/..')) return [`${cgroupRoot}${p}`];
+    const rest = p.replace(/^(\/\.\.)+/, '');
+    const out = [`${cgroupRoot}${rest}`];
+    try {
+      for (const d of await readdir(cgroupRoot, { withFileTypes: true })) if (d.isDirectory()) out.push(`${cgroupRoot}/${d.name}${rest}`);
+    } catch {
+      // no listing: the absolute guess only
+    }
+    return out;
+  }
+
+  async function readFileOnce(path: string): Promise<string> {
+    try {
+      const t = await readFile(path);
+      files.forget(path);
+      return t;
+    } catch {
+      return '';
     }
   }
 
@@ -162,19 +194,31 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): CgroupU
       let dir = await firstExisting(candidates(c).map((r) => `${cgroupRoot}${r}`), 'cpu.stat');
       if (!dir) {
         const p = (await lazyProc())?.unified;
-        if (p) dir = await firstExisting([`${cgroupRoot}${p}`], 'cpu.stat');
+        if (p) dir = await firstExisting(await unifiedDirs(p), 'cpu.stat');
       }
       if (!dir) return null;
-      const [mem, io, pids] = await Promise.all([
-        exists(`${dir}/memory.current`), exists(`${dir}/io.stat`), exists(`${dir}/pids.current`),
-      ]);
+      // A controller not enabled in the parent's cgroup.subtree_control has no files here. Reading
+      // its counters as 0 would be a silent lie: the Engine API serves this container instead.
+      const wanted = ['memory.current', 'memory.stat', 'io.stat', 'pids.current'];
+      const present = await Promise.all(wanted.map((f) => exists(`${dir}/${f}`)));
+      const missing = wanted.filter((_, i) => !present[i]);
+      if (missing.length) {
+        const key = `${c.pid}:${missing.join(',')}`;
+        const seen = warned.get(c.id);
+        warned.set(c.id, { key, at: now });
+        if (seen?.key !== key) {
+          log?.warn({ container: c.id, name: c.name, dir, missing, controllers: (await readFileOnce(`${dir}/cgroup.controllers`)).trim() },
+            'cgroup v2 files missing (controller not enabled in the parent\'s cgroup.subtree_control?): this container\'s metrics come from the Engine API');
+        }
+        return null;
+      }
       return {
         pid: c.pid, version: 2, cpu: `${dir}/cpu.stat`,
-        memUsage: mem ? `${dir}/memory.current` : null,
-        memStat: mem ? `${dir}/memory.stat` : null,
-        memLimit: mem ? `${dir}/memory.max` : null,
-        io: io ? `${dir}/io.stat` : null,
-        pids: pids ? `${dir}/pids.current` : null,
+        memUsage: `${dir}/memory.current`,
+        memStat: `${dir}/memory.stat`,
+        memLimit: `${dir}/memory.max`,
+        io: `${dir}/io.stat`,
+        pids: `${dir}/pids.current`,
         netDev, lastUsedMs: now,
       };
     }
@@ -206,6 +250,7 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): CgroupU
     if (now - lastSweep < CACHE_SWEEP_MS) return;
     lastSweep = now;
     for (const [id, m] of misses) if (now >= m.until) misses.delete(id);
+    for (const [id, w] of warned) if (now - w.at > 4 * MISS_RETRY_MS) warned.delete(id);
     for (const [id, f] of cache) {
       if (now - f.lastUsedMs > CACHE_SWEEP_MS) {
         cache.delete(id);
@@ -244,11 +289,15 @@ export function createCgroupUsageReader(opts: CgroupReaderOptions = {}): CgroupU
       f.lastUsedMs = now;
       const version = f.version;
       let texts: string[];
+      // The counters' files must read (on v2 they were all there at resolve; v1 may lack a
+      // controller, null); memory.max and net/dev are optional.
+      const need = (p: string | null) => (p ? files.readNow(p) : '');
+      const needAsync = (p: string | null) => (p ? readFile(p) : Promise.resolve(''));
       try {
         texts = sync
-          ? [files.readNow(f.cpu), optNow(f.memUsage), optNow(f.memStat), optNow(f.memLimit), optNow(f.io), optNow(f.pids), optNow(f.netDev)]
+          ? [files.readNow(f.cpu), need(f.memUsage), need(f.memStat), optNow(f.memLimit), need(f.io), need(f.pids), optNow(f.netDev)]
           : await Promise.all([
-            readFile(f.cpu), opt(f.memUsage), opt(f.memStat), opt(f.memLimit), opt(f.io), opt(f.pids), opt(f.netDev),
+            readFile(f.cpu), needAsync(f.memUsage), needAsync(f.memStat), opt(f.memLimit), needAsync(f.io), needAsync(f.pids), opt(f.netDev),
           ]);
       } catch {
         // The cgroup went away (container stopped or moved): resolve again next time.
