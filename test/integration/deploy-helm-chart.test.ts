@@ -67,12 +67,13 @@ test('default render covers every kind of object in k8s/', () => {
   k8sKinds.delete('Namespace'); // helm installs into --namespace
   const rendered = renderObjects({});
   const kinds = new Set(rendered.map((o) => o.kind));
-  // The Ingress is off by default; its toggle renders it.
+  // The Ingress and the HPA are off by default; their toggles render them.
   kinds.add(one(renderObjects(toggles.ingressTls!), 'Ingress').kind);
+  kinds.add(one(renderObjects({ server: { autoscaling: { enabled: true } } }), 'HorizontalPodAutoscaler').kind);
   for (const k of k8sKinds) assert.ok(kinds.has(k), `chart renders a ${k}`);
   const d = one(rendered, 'Deployment', '-server');
-  assert.equal(d.spec.replicas, undefined, 'the HPA owns the replica count');
-  assert.equal(one(rendered, 'HorizontalPodAutoscaler').spec.minReplicas, 2);
+  assert.equal(d.spec.replicas, 3, 'three replicas on the shared Redis by default');
+  assert.equal(byKind(rendered, 'HorizontalPodAutoscaler').length, 0, 'autoscaling is opt-in');
   const c = d.spec.template.spec.containers[0];
   assert.equal(c.readinessProbe.httpGet.path, '/health');
   assert.equal(c.securityContext.readOnlyRootFilesystem, true);
@@ -111,6 +112,24 @@ test('existingSecret: no Secret is created and every reference uses it', () => {
   assert.equal(byKind(objs, 'Secret').length, 0);
   const names = new Set(objs.flatMap((o) => [...JSON.stringify(o).matchAll(/"secretKeyRef":\{"name":"([^"]+)"/g)].map((m) => m[1])));
   assert.deepEqual([...names], ['my-dockwatch']);
+});
+
+test('replicas: agents spread over the server pods through the headless Service; a PDB keeps all but one up; the HPA is opt-in', () => {
+  const objs = renderObjects({});
+  const headless = one(objs, 'Service', '-grpc-headless');
+  assert.equal(headless.spec.clusterIP, 'None');
+  assert.deepEqual(headless.spec.selector, one(objs, 'Deployment', '-server').spec.selector.matchLabels);
+  assert.deepEqual(headless.spec.ports.map((p: Any) => [p.name, p.port, p.targetPort]), [['grpc', 50051, 'grpc']]);
+  const env = one(objs, 'DaemonSet').spec.template.spec.containers[0].env as Array<{ name: string; value?: string }>;
+  assert.equal(env.find((e) => e.name === 'SERVER_ADDR')?.value, 'dw-dockwatch-grpc-headless.monitoring.svc:50051');
+  const pdb = one(objs, 'PodDisruptionBudget');
+  assert.equal(pdb.spec.maxUnavailable, 1);
+  assert.equal(pdb.spec.minAvailable, undefined);
+  assert.deepEqual(pdb.spec.selector.matchLabels, headless.spec.selector);
+  assert.equal(one(renderObjects({ server: { pdb: { minAvailable: '50%' } } }), 'PodDisruptionBudget').spec.minAvailable, '50%');
+  const hpa = renderObjects({ server: { autoscaling: { enabled: true } } });
+  assert.equal(one(hpa, 'HorizontalPodAutoscaler').spec.minReplicas, 3);
+  assert.equal(one(hpa, 'Deployment', '-server').spec.replicas, undefined, 'the HPA owns the replica count');
 });
 
 test('ingress with TLS, ServiceMonitor, and scheduling settings land where they belong', () => {

@@ -43,9 +43,9 @@ test('all objects are namespaced in dockwatch, with one Namespace', () => {
   }
 });
 
-test('server: 2 replicas, /health probes, limits, hardened, writable DATA_DIR and /tmp', () => {
+test('server: 3 replicas, /health probes, limits, hardened, writable DATA_DIR and /tmp', () => {
   const d = find('Deployment', 'dockwatch-server');
-  assert.equal(d.spec.replicas, 2);
+  assert.equal(d.spec.replicas, 3);
   const pod = d.spec.template.spec;
   const c = pod.containers[0];
   assert.equal(c.readinessProbe.httpGet.path, '/health');
@@ -83,6 +83,13 @@ test('services, ingress, HPA and PDB point at the server', () => {
   assert.ok(find('HorizontalPodAutoscaler', 'dockwatch-server').spec.minReplicas >= 2);
   const pdb = find('PodDisruptionBudget', 'dockwatch-server');
   for (const [k, v] of Object.entries(pdb.spec.selector.matchLabels)) assert.equal(labels[k], v);
+  assert.equal(pdb.spec.maxUnavailable, 1);
+  // Agents reach every pod through the headless Service, and spread and fail over themselves.
+  const headless = find('Service', 'dockwatch-grpc-headless');
+  assert.equal(headless.spec.clusterIP, 'None');
+  for (const [k, v] of Object.entries(headless.spec.selector)) assert.equal(labels[k], v);
+  const agentEnv = find('DaemonSet', 'dockwatch-agent').spec.template.spec.containers[0].env;
+  assert.equal(agentEnv.find((e: Any) => e.name === 'SERVER_ADDR').value, 'dockwatch-grpc-headless.dockwatch.svc:50051');
 });
 
 test('agent DaemonSet mounts the docker socket, /proc and /sys read-only and points HOST_* at them', () => {
@@ -103,7 +110,7 @@ test('agent DaemonSet mounts the docker socket, /proc and /sys read-only and poi
   assert.equal(env.HOST_PROC, mountOf('/proc').mountPath);
   assert.equal(env.HOST_SYS, mountOf('/sys').mountPath);
   assert.equal(env.DOCKER_HOST, `unix://${mountOf('/var/run/docker.sock').mountPath}`);
-  assert.match(env.SERVER_ADDR, /^dockwatch-grpc\.dockwatch\.svc:50051$/);
+  assert.match(env.SERVER_ADDR, /^dockwatch-grpc-headless\.dockwatch\.svc:50051$/);
   assert.equal(c.securityContext.readOnlyRootFilesystem, true);
   assert.equal(pod.securityContext.runAsNonRoot, true);
 });

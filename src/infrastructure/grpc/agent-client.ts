@@ -261,16 +261,23 @@ export function createAgentStream(opts: AgentStreamOptions): AgentStream {
     return moveOn ? ranked[(i + 1) % ranked.length]! : ranked[i]!;
   }
 
-  /** Connected to another than the first choice: after a random delay, probe it and move back if it answers. */
+  /**
+   * Connected to another than the first choice: after a random delay, probe it and move back if
+   * it answers. With a name in the list, also on the first choice: the name is resolved again
+   * then, and a server that came up since (a pod added) takes the agents that now rank it first.
+   */
   const scheduleHome = (gen: number): void => {
-    if (!rebalance || homeTimer || ranked.length < 2 || current?.address === ranked[0]?.address) return;
+    if (!rebalance || homeTimer) return;
+    const named = ranked.some((t) => t.hostname !== undefined);
+    if (!named && (ranked.length < 2 || current?.address === ranked[0]?.address)) return;
     const delay = rebalance.minMs + random() * Math.max(0, rebalance.maxMs - rebalance.minMs);
     homeTimer = setTimeout(() => {
       homeTimer = null;
       if (gen !== generation || closed || !connected) return;
-      void chooseTarget().then((t) => {
+      void chooseTarget().then(() => {
         const home = ranked[0]!;
-        if (gen !== generation || closed || !connected || home.address === t.address) return;
+        if (gen !== generation || closed || !connected) return;
+        if (home.address === current?.address) { scheduleHome(gen); return; }
         const probe = new grpc.Client(home.address, creds, channelOptions(home));
         probe.waitForReady(Date.now() + 500, (err) => {
           probe.close();
