@@ -2,6 +2,7 @@
 // A bad value throws ConfigError; the CLI prints it and exits with code 2.
 import { hostname } from 'node:os';
 import { EnvReader, type Env } from './env.js';
+import { readDockerSettings, type DockerTlsConfig } from './docker-tls.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -16,6 +17,10 @@ export interface AgentConfig {
   hostname: string;
   collectIntervalMs: number;
   dockerHost: string | undefined;
+  /** DOCKER_TLS_VERIFY / DOCKER_TLS / DOCKER_CERT_PATH for a tcp:// engine, read as the docker CLI reads them. */
+  dockerTls: DockerTlsConfig | undefined;
+  /** tcp:// engine (even 127.0.0.1): stats from the Engine API only, no host sample from this machine's /proc. */
+  dockerRemote: boolean;
   procRoot: string;
   sysRoot: string;
   hostRoot: string;
@@ -117,14 +122,18 @@ function common(r: EnvReader) {
 export function loadAgentConfig(env: Env): AgentConfig {
   const r = new EnvReader(env);
   const host = hostname();
+  const docker = readDockerSettings(env, r.problems);
   const cfg: AgentConfig = {
     ...common(r),
     serverAddr: r.hostPortList('SERVER_ADDR', '127.0.0.1:50051'),
     serverRebalanceMs: r.duration('SERVER_REBALANCE_AFTER', '30s', 100),
     agentId: r.string('AGENT_ID', host),
-    hostname: r.string('HOST_NAME', host),
+    // A remote engine's containers run on its host, not on ours.
+    hostname: r.string('HOST_NAME', docker.remoteHost ?? host),
     collectIntervalMs: r.duration('COLLECT_INTERVAL', '2s', 1000),
-    dockerHost: r.string('DOCKER_HOST'),
+    dockerHost: docker.dockerHost,
+    dockerTls: docker.dockerTls,
+    dockerRemote: docker.remote,
     procRoot: r.string('HOST_PROC', '/proc'),
     sysRoot: r.string('HOST_SYS', '/sys'),
     hostRoot: r.string('HOST_ROOT', ''),

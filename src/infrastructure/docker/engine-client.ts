@@ -1,26 +1,46 @@
-// A minimal Docker Engine API client over node:http: the five GETs the agent needs (list,
-// inspect, events, stats, logs) and a body-less POST (restart, for autoheal) on one
-// keep-alive agent. Why not dockerode here: loading it
+// A minimal Docker Engine API client over node:http (or node:https for a tcp:// engine with TLS):
+// the five GETs the agent needs (list, inspect, events, stats, logs) and a body-less POST
+// (restart, for autoheal) on one keep-alive agent. Why not dockerode here: loading it
 // (docker-modem, ssh2, the BuildKit gRPC session) adds about 28 MB RSS to the agent, which
-// alone breaks the agent's 60 MB budget; these calls need none of that.
+// alone breaks the agent's 60 MB budget; these calls need none of that. TLS costs the same
+// either way (docs/decisions/007-remote-engines-tls.md).
 import http from 'node:http';
+import https from 'node:https';
+import { isIP } from 'node:net';
 import { AppError } from '../../application/errors.js';
 
-export type EngineEndpoint = { socketPath: string } | { host: string; port: number };
+/** TLS to a tcp:// engine, as the docker CLI builds it from DOCKER_TLS_VERIFY / DOCKER_TLS / DOCKER_CERT_PATH. */
+export interface EngineTls {
+  /** true (DOCKER_TLS_VERIFY): the daemon's certificate must chain to `ca` and name the host. */
+  verify: boolean;
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
 
-/** DOCKER_HOST -> where to connect. unix:// (or a bare path) and tcp:// (plain HTTP) are supported. */
-export function dockerOptions(dockerHost: string | undefined): EngineEndpoint {
+export type EngineEndpoint = { socketPath: string } | { host: string; port: number; tls?: EngineTls };
+
+/**
+ * DOCKER_HOST -> where to connect. unix:// (or a bare path) and tcp:// are supported; tcp:// is
+ * plain HTTP unless `tls` is given. Without a port, tcp:// means 2375, or 2376 with TLS (the docker CLI's defaults).
+ */
+export function dockerOptions(dockerHost: string | undefined, tls?: EngineTls): EngineEndpoint {
   const h = dockerHost && dockerHost.trim() !== '' ? dockerHost.trim() : 'unix:///var/run/docker.sock';
   if (h.startsWith('unix://')) return { socketPath: h.slice('unix://'.length) };
   if (h.startsWith('/')) return { socketPath: h };
-  const m = /^(?:tcp|http):\/\/([^:/]+)(?::(\d+))?\/?$/.exec(h);
+  const m = /^(?:tcp|http):\/\/(\[[0-9a-fA-F:.]+\]|[^:/]+)(?::(\d+))?\/?$/.exec(h);
   if (!m) {
-    throw new AppError('INVALID_ARGUMENT', `unsupported DOCKER_HOST "${h}" (use unix:///path or tcp://host:port; TLS is not supported)`, {
+    throw new AppError('INVALID_ARGUMENT', `unsupported DOCKER_HOST "${h}" (use unix:///path or tcp://host:port, with DOCKER_TLS_VERIFY for TLS)`, {
       field: 'DOCKER_HOST',
     });
   }
-  return { host: m[1]!, port: m[2] ? Number(m[2]) : 2375 };
+  const host = m[1]!.replace(/^\[(.*)\]$/, '$1');
+  const port = m[2] ? Number(m[2]) : tls ? 2376 : 2375;
+  return tls ? { host, port, tls } : { host, port };
 }
+
+// Node's TLS error codes for a certificate the client could not accept.
+const TLS_CODES = /CERT|SELF_SIGNED|UNABLE_TO|SSL|TLS|ERR_OSSL|EPROTO/;
 
 export interface EngineRequestOptions {
   signal?: AbortSignal;
@@ -48,16 +68,26 @@ export class EngineError extends Error {
 const GET_HEADERS = { Host: 'docker' };
 const POST_HEADERS = { Host: 'docker', 'Content-Length': '0' };
 
-export function createEngineClient(dockerHost?: string, opts: { maxSockets?: number } = {}): EngineClient {
-  const endpoint = dockerOptions(dockerHost);
-  // Keep-alive: a poll every second reuses its connection instead of dialling each time.
-  const agent = new http.Agent({ keepAlive: true, maxSockets: opts.maxSockets ?? 256, maxFreeSockets: 16 });
+export function createEngineClient(dockerHost?: string, opts: { maxSockets?: number; tls?: EngineTls } = {}): EngineClient {
+  const endpoint = dockerOptions(dockerHost, opts.tls);
+  const tls = 'host' in endpoint ? endpoint.tls : undefined;
+  // Keep-alive: a poll every second reuses its connection (and its TLS session) instead of dialling each time.
+  const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets ?? 256, maxFreeSockets: 16 };
+  const agent = tls
+    ? new https.Agent({ ...agentOpts, ca: tls.ca, cert: tls.cert, key: tls.key, rejectUnauthorized: tls.verify })
+    : new http.Agent(agentOpts);
+  const doRequest = tls ? https.request : http.request;
+  // The Host header says "docker", so name the server for SNI and the hostname check ourselves:
+  // node would take it from the header. An IP is checked against the certificate's IP SANs ('' = no SNI).
+  const where = 'host' in endpoint
+    ? { host: endpoint.host, port: endpoint.port, ...(tls ? { servername: isIP(endpoint.host) ? '' : endpoint.host } : {}) }
+    : { socketPath: endpoint.socketPath };
 
   function request(path: string, o: EngineRequestOptions = {}, method: 'GET' | 'POST' = 'GET'): Promise<http.IncomingMessage> {
     return new Promise((resolve, reject) => {
       // A POST without a body says so; otherwise node would send it chunked.
       const headers = method === 'GET' ? GET_HEADERS : POST_HEADERS;
-      const req = http.request({ ...endpoint, path, method, agent, signal: o.signal, headers }, (res) => {
+      const req = doRequest({ ...where, path, method, agent, signal: o.signal, headers }, (res) => {
         const status = res.statusCode ?? 0;
         if (status >= 200 && status < 300) return resolve(res);
         const chunks: Buffer[] = [];
@@ -74,7 +104,12 @@ export function createEngineClient(dockerHost?: string, opts: { maxSockets?: num
         });
         res.on('error', reject);
       });
-      req.on('error', (err) => reject(new EngineError(`engine unreachable: ${err.message}`, 0)));
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        const hint = tls && TLS_CODES.test(err.code ?? '')
+          ? ` (${err.code}: TLS to the engine failed; check that DOCKER_CERT_PATH holds the CA that signed the daemon's certificate, a client certificate it accepts, and that DOCKER_HOST names a host in its certificate)`
+          : '';
+        reject(new EngineError(`engine unreachable: ${err.message}${hint}`, 0));
+      });
       req.end();
     });
   }

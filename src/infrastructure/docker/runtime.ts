@@ -5,17 +5,19 @@ import type { IncomingMessage } from 'node:http';
 import type { ContainerInfo, ContainerRuntime, Logger } from '../../application/ports.js';
 import { AppError } from '../../application/errors.js';
 import type { ContainerEvent } from '../../domain/types.js';
-import { createEngineClient, EngineError, type EngineClient } from './engine-client.js';
+import { createEngineClient, EngineError, type EngineClient, type EngineTls } from './engine-client.js';
 import {
   demuxLogs, inspectCacheKey, toContainerEvent, toContainerInfo, WATCHED_ACTIONS,
   type EngineEventMessage, type EngineInspect, type EngineListItem,
 } from './mappers.js';
 
-export { dockerOptions } from './engine-client.js';
+export { dockerOptions, type EngineTls } from './engine-client.js';
 
 export interface DockerRuntimeOptions {
   /** DOCKER_HOST: unix:///path.sock, tcp://host:port or a socket path; default unix:///var/run/docker.sock. */
   dockerHost?: string;
+  /** TLS for a tcp:// DOCKER_HOST (DOCKER_TLS_VERIFY / DOCKER_CERT_PATH); without it tcp:// is plain HTTP. */
+  tls?: EngineTls;
   log: Logger;
   /** Share a client (tests, or the engine stats reader's). */
   client?: EngineClient;
@@ -47,7 +49,7 @@ export interface DockerRuntime extends ContainerRuntime {
 const LIST_ONLY_ACTIONS = ['rename', 'update'];
 
 export function createDockerRuntime(opts: DockerRuntimeOptions): DockerRuntime {
-  const client = opts.client ?? createEngineClient(opts.dockerHost);
+  const client = opts.client ?? createEngineClient(opts.dockerHost, { tls: opts.tls });
   const log = opts.log;
   const clock = opts.clock ?? Date.now;
   const inspectConcurrency = opts.inspectConcurrency ?? 8;
