@@ -197,7 +197,7 @@ function buildContainerCard(id) {
       el('span', { class: 'state' }),
       el('span', { class: 'health' }),
     ]),
-    el('div', { class: 'sub muted' }, [el('span', { class: 'host' }), ' · ', el('span', { class: 'image' })]),
+    el('div', { class: 'sub muted' }, [el('span', { class: 'host' }), ' · ', el('span', { class: 'image' }), el('span', { class: 'source' })]),
     el('div', { class: 'metrics' }, [
       metric('CPU', v('cpu'), spark('spark-cpu')),
       metric('Memory', v('mem'), spark('spark-mem')),
@@ -224,6 +224,9 @@ function updateContainerCard(entry) {
   card.dataset.state = c.state || '';
   q('.host').textContent = c.host || '';
   q('.image').textContent = c.image || '';
+  // Stats from the Engine API (a remote engine, or no cgroup files): say so, as GET /api/containers does.
+  q('.source').textContent = c.source === 'engine-api' ? ' · stats via Engine API' : '';
+  q('.source').title = c.source === 'engine-api' ? 'source: engine-api (not read from cgroup files)' : '';
   q('.value.cpu').textContent = fmtPct(s.cpu_percent);
   q('.value.mem').textContent = `${fmtBytes(s.mem_usage_bytes)}${s.mem_limit_bytes ? ` / ${fmtBytes(s.mem_limit_bytes)}` : ''}`;
   q('.value.net').textContent = `${fmtRate(r.rx)} / ${fmtRate(r.tx)}`;

@@ -8,7 +8,7 @@ import { createCollector } from '../application/collect.js';
 import { runAgentLoop } from '../application/agent-loop.js';
 import { withAlertContext } from '../application/alert-context.js';
 import { createCommandHandler, withInjectedEvents } from '../application/agent-commands.js';
-import { createDockerRuntime } from '../infrastructure/docker/runtime.js';
+import { createDockerRuntime, type EngineTls } from '../infrastructure/docker/runtime.js';
 import { createEngineStatsReader } from '../infrastructure/docker/stats-reader.js';
 import { createCgroupUsageReader } from '../infrastructure/cgroup/reader.js';
 import { createHostCollector } from '../infrastructure/host/collector.js';
@@ -20,11 +20,21 @@ export interface AgentHandle {
   stats(): AgentStreamStats & { runtimeAvailable: boolean };
 }
 
+/** The DOCKER_CERT_PATH files config checked at start-up; their contents go to the TLS agent only, never to a log. */
+async function engineTls(cfg: AgentConfig): Promise<EngineTls | undefined> {
+  const t = cfg.dockerTls;
+  if (!t) return undefined;
+  const load = (f: string | undefined) => (f ? readFile(f) : Promise.resolve(undefined));
+  const [ca, cert, key] = await Promise.all([load(t.caFile), load(t.certFile), load(t.keyFile)]);
+  return { verify: t.verify, ca, cert, key };
+}
+
 export async function startAgent(cfg: AgentConfig, log: Logger): Promise<AgentHandle> {
   const closers: Array<() => void> = [];
   let runtime: ContainerRuntime;
   let readers: UsageReader[];
   let runtimeName: string;
+  let remote = false;
 
   if (cfg.ecsMetadataUri) {
     const ecs = createEcsRuntime({ metadataUri: cfg.ecsMetadataUri, log: log.child({ component: 'ecs' }) });
@@ -32,18 +42,29 @@ export async function startAgent(cfg: AgentConfig, log: Logger): Promise<AgentHa
     readers = [ecs.usage];
     runtimeName = 'ECS task metadata';
   } else {
-    const docker = createDockerRuntime({ dockerHost: cfg.dockerHost, log: log.child({ component: 'docker' }) });
-    // Sync reads on kept descriptors cost a third of the CPU of async reads and block the loop
-    // for about 1 ms per 100 containers (docs/decisions/001-cgroup-reader.md).
-    const cgroup = createCgroupUsageReader({ procRoot: cfg.procRoot, sysRoot: cfg.sysRoot, syncReads: true, log: log.child({ component: 'cgroup' }) });
+    const docker = createDockerRuntime({ dockerHost: cfg.dockerHost, tls: await engineTls(cfg), log: log.child({ component: 'docker' }) });
+    const engineStats = createEngineStatsReader({ client: docker.client, log: log.child({ component: 'engine-stats' }) });
     runtime = docker;
-    readers = [cgroup, createEngineStatsReader({ client: docker.client, log: log.child({ component: 'engine-stats' }) })];
-    runtimeName = `Docker at ${cfg.dockerHost ?? 'unix:///var/run/docker.sock'}`;
-    closers.push(() => docker.close(), () => cgroup.close());
+    runtimeName = `Docker at ${cfg.dockerHost ?? 'unix:///var/run/docker.sock'}${cfg.dockerTls ? (cfg.dockerTls.verify ? ' (TLS, verified)' : ' (TLS, not verified)') : ''}`;
+    closers.push(() => docker.close());
+    if (cfg.dockerRemote) {
+      // A tcp:// engine's containers are not on this machine: this /sys would give another
+      // container's numbers, or none, and this /proc is not the engine's host (decision 007).
+      readers = [engineStats];
+      remote = true;
+    } else {
+      // Sync reads on kept descriptors cost a third of the CPU of async reads and block the loop
+      // for about 1 ms per 100 containers (docs/decisions/001-cgroup-reader.md).
+      const cgroup = createCgroupUsageReader({ procRoot: cfg.procRoot, sysRoot: cfg.sysRoot, syncReads: true, log: log.child({ component: 'cgroup' }) });
+      readers = [cgroup, engineStats];
+      closers.push(() => cgroup.close());
+    }
   }
+  if (cfg.dockerTls && !cfg.dockerTls.verify) log.warn({ runtime: runtimeName }, 'DOCKER_TLS without DOCKER_TLS_VERIFY: the engine\'s certificate is not checked');
+  if (remote) log.info({ runtime: runtimeName, hostname: cfg.hostname }, 'remote engine: container stats from the Engine API (source engine-api); no host metrics, as this machine is not the engine\'s host');
 
   let runtimeUp = true;
-  const host = createHostCollector({
+  const host = remote ? undefined : createHostCollector({
     procRoot: cfg.procRoot, sysRoot: cfg.sysRoot, hostRoot: cfg.hostRoot,
     runtimeAvailable: () => runtimeUp, syncReads: true, log: log.child({ component: 'host' }),
   });

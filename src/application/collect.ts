@@ -10,7 +10,8 @@ export interface CollectorDeps {
   runtime: ContainerRuntime;
   /** In order of preference; the first non-null answer wins. */
   readers: UsageReader[];
-  host: HostCollector;
+  /** Absent for a remote engine: this machine's /proc is not its host (batches carry host: null). */
+  host?: HostCollector;
   clock?: () => number;
   log: Logger;
   /** Containers read at once (default 16): bounds open files and the stats API's in-flight calls. */
@@ -57,6 +58,7 @@ export function createCollector(deps: CollectorDeps): Collector {
   }
 
   async function readHost(): Promise<HostSample | null> {
+    if (!deps.host) return null;
     try {
       const h = await deps.host.collect();
       hostFailed = false;
