@@ -3,7 +3,8 @@
 // generation V8 would grow while modules load stays at its initial 1 MB semi-spaces.
 //
 // The agent's work is small and I/O-bound. What V8 spends memory on to make a busy program fast
-// buys it no measurable CPU but costs it 10-15 MB of RSS at 100 containers (BENCHMARKS.md §1):
+// costs it 10-20 MB of RSS at 100 containers and saves it only 0.2-0.7 point of a core
+// (BENCHMARKS.md §1, both measured on a loaded 2-core machine):
 //   --no-opt, --no-sparkplug          no optimizing or baseline compiler: bytecode only (no code
 //                                     space for compiled functions, no compiler zones);
 //   --semi-space-growth-factor=1      the young generation keeps its initial 1 MB semi-spaces
