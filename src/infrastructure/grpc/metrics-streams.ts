@@ -54,6 +54,9 @@ export interface AgentStreams {
   counters: StreamCounters;
   updateFlow(s: AgentStream): void;
   inFlightSamples(): number;
+  /** The in-flight budget has been full for two checks in a row (the store is slower than the agents). */
+  saturated(): boolean;
+  stop(): void;
   /** The newest stream of that agent that takes commands, or null. */
   commandTarget(agentId: string): AgentStream | null;
   writeCommand(s: AgentStream, agentId: string, cmd: AgentCommand): void;
@@ -65,6 +68,8 @@ export function createAgentStreams(deps: {
   limits?: Partial<ValidationLimits>;
   log: Logger;
   maxInFlight: number;
+  /** How often the budget is checked for saturation (default 5 s). */
+  saturationCheckMs?: number;
   /** Read by the handlers: set once the server is closing. */
   state: { closing: boolean };
 }): AgentStreams {
@@ -74,6 +79,31 @@ export function createAgentStreams(deps: {
     batchesReceived: 0, acked: 0, duplicates: 0, rejected: 0, streamErrors: 0, readPauses: 0, overloadPauses: 0,
   };
   let inFlightSamples = 0;
+
+  // Saturation: the budget full at two checks in a row means the store takes samples slower than
+  // the agents send them. Flow control already holds the agents back (acks slow down, the agents
+  // keep their batches queued, nothing is dropped here); this says so, once a minute at most,
+  // instead of falling behind silently.
+  let saturated = false;
+  let wasFull = false;
+  let lastWarnMs = 0;
+  const saturationTimer = setInterval(() => {
+    const full = inFlightSamples >= 0.9 * maxInFlight;
+    const now = Date.now();
+    if (full && wasFull) {
+      if (!saturated || now - lastWarnMs >= 60_000) {
+        lastWarnMs = now;
+        log.warn({ inFlightSamples, maxInFlightSamples: maxInFlight, agentStreams: streams.size, overloadPauses: counters.overloadPauses },
+          'ingest saturated: the store is slower than the agents send; acks are slowed (flow control) and agents keep their batches queued, nothing is dropped here');
+      }
+      saturated = true;
+    } else if (saturated && !full) {
+      saturated = false;
+      log.info({ inFlightSamples, agentStreams: streams.size }, 'ingest no longer saturated');
+    }
+    wasFull = full;
+  }, deps.saturationCheckMs ?? 5000);
+  saturationTimer.unref();
 
   const failStream = (s: AgentStream, err: unknown): void => {
     if (s.done) return;
@@ -207,6 +237,8 @@ export function createAgentStreams(deps: {
     counters,
     updateFlow,
     inFlightSamples: () => inFlightSamples,
+    saturated: () => saturated,
+    stop: () => clearInterval(saturationTimer),
     commandTarget(agentId) {
       let target: AgentStream | null = null;
       // Commands are rare: a scan of the streams costs nothing next to a batch.

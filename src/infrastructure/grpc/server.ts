@@ -59,6 +59,8 @@ export interface GrpcServerDeps {
   credentials?: grpc.ServerCredentials;
   /** Unacked samples (containers + hosts) held at most before every agent stream is paused (default 20,000). */
   maxInFlightSamples?: number;
+  /** How often a full in-flight budget is checked for, to log "ingest saturated" (default 5 s). */
+  saturationCheckMs?: number;
 }
 
 export interface GrpcServerStats {
@@ -75,6 +77,8 @@ export interface GrpcServerStats {
   overloadPauses: number;
   /** Samples received and not yet acked, now. */
   inFlightSamples: number;
+  /** The in-flight budget stayed full: the store is slower than the agents (logged as "ingest saturated"). */
+  saturated: boolean;
   subscriberMessages: number;
   subscriberDropped: number;
 }
@@ -122,7 +126,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
   });
   const state = { closing: false };
   const agents = createAgentStreams({
-    ingest: deps.ingest, authorize: deps.authorize, limits: deps.limits, log, state,
+    ingest: deps.ingest, authorize: deps.authorize, limits: deps.limits, log, state, saturationCheckMs: deps.saturationCheckMs,
     maxInFlight: Math.max(1, deps.maxInFlightSamples ?? DEFAULT_MAX_IN_FLIGHT_SAMPLES),
   });
   const subs = createSubscribers({
@@ -185,6 +189,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
         const timer = setTimeout(() => { server.forceShutdown(); resolve(); }, Math.max(100, deadlineAt - Date.now()));
         server.tryShutdown(() => { clearTimeout(timer); resolve(); });
       });
+      agents.stop();
       log.info(this.stats(), 'gRPC server closed');
     },
 
@@ -211,6 +216,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
         readPauses: counters.readPauses,
         overloadPauses: counters.overloadPauses,
         inFlightSamples: agents.inFlightSamples(),
+        saturated: agents.saturated(),
         subscriberMessages: sub.subscriberMessages,
         subscriberDropped: sub.subscriberDropped,
       };
