@@ -16,6 +16,8 @@ import { containerIds, makeBatch } from '../test/helpers/storage-batches.js';
 export interface AgentsConfig {
   port: number; agents: number; perBatch: number; seconds: number; warmupMs: number; window: number;
   batchesPerSec?: number; tag: string;
+  /** Sent as `authorization: Bearer <token>` (a real server's AGENT_TOKEN). */
+  token?: string;
   /** Closed loop: pre-encode enough batches for this many batches per second in all (default 3,000). */
   maxBatchesPerSec?: number;
 }
@@ -52,8 +54,10 @@ async function main(o: AgentsConfig): Promise<void> {
       // One connection per agent, as real agents have.
       'grpc.use_local_subchannel_pool': 1,
     });
-    const call = client.makeBidiStreamRequest(`/${SERVICE_NAME}/StreamMetrics`, (b: Buffer) => b, decodeAck);
-    return { agentId, pool, client, call, next: 0, outstanding: 0, reused: 0, wake: null as (() => void) | null };
+    const md = new grpc.Metadata();
+    if (o.token) md.set('authorization', `Bearer ${o.token}`);
+    const call = client.makeBidiStreamRequest(`/${SERVICE_NAME}/StreamMetrics`, (b: Buffer) => b, decodeAck, md);
+    return { agentId, pool, client, call, next: 0, outstanding: 0, reused: 0, ackedInWindow: 0, ackedAll: 0, wake: null as (() => void) | null };
   });
 
   // Encoded and connected: tell the parent, and start when it says so (all processes at once).
@@ -74,7 +78,8 @@ async function main(o: AgentsConfig): Promise<void> {
       const s = sentAt.get(k);
       sentAt.delete(k);
       ag.outstanding--;
-      if (s !== undefined && measuring && ack.status === 'ACK') { lat.push(performance.now() - s); acked++; }
+      if (ack.status === 'ACK') ag.ackedAll++;
+      if (s !== undefined && measuring && ack.status === 'ACK') { lat.push(performance.now() - s); acked++; ag.ackedInWindow++; }
       ag.wake?.();
     });
     ag.call.on('error', (err: Error) => { failed ||= `${ag.agentId}: ${err.message}`; });
@@ -132,7 +137,10 @@ async function main(o: AgentsConfig): Promise<void> {
   const reused = agents.reduce((a, ag) => a + ag.reused, 0);
   for (const ag of agents) { ag.call.end(); ag.client.close(); }
   // Exit once the line is flushed: a pipe takes it asynchronously, and exit() would cut it.
-  process.stdout.write(`${JSON.stringify({ acked, secs, backlog, reused, failed, lat: lat.map((x) => Math.round(x * 10) / 10) })}\n`, () => process.exit(0));
+  // Per agent: batches acked in the window (how evenly the server serves them) and in all.
+  const ackedPerAgent = agents.map((ag) => ag.ackedInWindow);
+  const ackedAll = agents.reduce((a, ag) => a + ag.ackedAll, 0);
+  process.stdout.write(`${JSON.stringify({ acked, secs, backlog, reused, failed, perAgent: ackedPerAgent, ackedAll, lat: lat.map((x) => Math.round(x * 10) / 10) })}\n`, () => process.exit(0));
 }
 
 void main(JSON.parse(process.argv[2]!) as AgentsConfig);

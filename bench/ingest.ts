@@ -47,6 +47,8 @@ export interface Rate { containerSamplesPerSec: number; pointsPerSec: number; p5
 /** A run over gRPC; reusedBatches > 0 means the pre-encoded pool ran out and points were written twice. */
 export type GrpcRate = Rate & {
   serverRssMaxMb: number; serverCpuPercent: number; backlog: number; reusedBatches: number;
+  /** Batches each agent had acked in the window, and every batch acked (warm-up included). */
+  perAgentAcked: number[]; ackedBatchesAll: number;
   /** CPU of the watched processes (% of one core) and of the whole machine (% of one core, so 200 = both cores busy). */
   watchedCpuPercent: Record<string, number>; machineCpuPercent: number;
   /**
@@ -295,6 +297,8 @@ interface GrpcRunOptions {
   maxBatchesPerSec?: number;
   /** The server's store report (startServer().stats). */
   stats?: () => StoreStats | undefined;
+  /** AGENT_TOKEN of a real server. */
+  token?: string;
 }
 
 /** Busy and total jiffies of the whole machine (/proc/stat). */
@@ -315,11 +319,12 @@ export async function grpcRun(port: number, pid: number, o: GrpcRunOptions, proc
   let cpuStart: ReturnType<typeof setTimeout> | undefined;
   const children: ChildProcess[] = [];
   const readies: Promise<void>[] = [];
-  const outs = Promise.all(Array.from({ length: procs }, (_, k) => new Promise<{ acked: number; secs: number; backlog: number; reused: number; failed: string; lat: number[] }>((resolve, reject) => {
+  const outs = Promise.all(Array.from({ length: procs }, (_, k) => new Promise<{ acked: number; secs: number; backlog: number; reused: number; failed: string; lat: number[]; perAgent?: number[]; ackedAll?: number }>((resolve, reject) => {
     const cfg = {
       port, agents: Math.ceil(o.agents / procs), perBatch: o.perBatch, seconds: o.seconds, warmupMs, window: o.window,
       ...(o.batchesPerSec ? { batchesPerSec: o.batchesPerSec / procs } : {}),
       ...(o.maxBatchesPerSec ? { maxBatchesPerSec: o.maxBatchesPerSec / procs } : {}), tag: `p${k}t${Date.now() % 1_000_000}`,
+      ...(o.token ? { token: o.token } : {}),
     };
     const child = spawn(process.execPath, [...profileFlags(), '--import', 'tsx', path.join(here, 'ingest-agents.ts'), JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'inherit'] });
     children.push(child);
@@ -362,6 +367,8 @@ export async function grpcRun(port: number, pid: number, o: GrpcRunOptions, proc
     serverRssMaxMb: round(rssMax), serverCpuPercent: round(cpuPct), backlog: results.reduce((a, x) => a + x.backlog, 0),
     reusedBatches: results.reduce((a, x) => a + x.reused, 0),
     watchedCpuPercent, machineCpuPercent,
+    perAgentAcked: results.flatMap((x) => x.perAgent ?? []),
+    ackedBatchesAll: results.reduce((a, x) => a + (x.ackedAll ?? 0), 0),
     ...(s0 && s1 ? {
       store: {
         storedPointsPerSec: s0.linesWritten === null || s1.linesWritten === null || s1.atMs === s0.atMs ? null
