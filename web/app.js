@@ -1,8 +1,9 @@
 // The live dashboard: login, then one card per host and container fed by /ws.
 import {
   api, clearSession, connectLive, drawSparkline, el, fmtBytes, fmtPct, fmtRate, getToken, HttpError, login,
-  onSessionExpired, rateTracker, takeFlash,
+  nextAfterLogin, onSessionExpired, onThemeChange, rateTracker, takeFlash,
 } from './common.js';
+import { createContainerTable } from './table.js';
 
 const $ = (id) => document.getElementById(id);
 const HISTORY = 60; // samples per sparkline
@@ -13,6 +14,34 @@ const alerts = new Map(); // key -> alert
 const rates = rateTracker();
 let live = null;
 let dirty = false;
+let alertsDirty = true;
+
+// ---------- view: cards or the table (default from TABLE_FROM containers; the choice is kept per browser) ----------
+const VIEW_KEY = 'dockwatch.view';
+const SORT_KEY = 'dockwatch.table.sort';
+const TABLE_FROM = 24;
+const chosenView = () => { const v = localStorage.getItem(VIEW_KEY); return v === 'table' || v === 'cards' ? v : null; };
+const viewMode = () => chosenView() || (containers.size >= TABLE_FROM ? 'table' : 'cards');
+let table = null;
+function getTable() {
+  if (!table) {
+    let initialSort = null;
+    try { initialSort = JSON.parse(localStorage.getItem(SORT_KEY) || 'null'); } catch { initialSort = null; }
+    table = createContainerTable({
+      root: $('ctable-root'),
+      getEntries: () => [...containers.values()],
+      initialSort,
+      onSortChange: (sort) => localStorage.setItem(SORT_KEY, JSON.stringify(sort)),
+    });
+    table.onInvalidate = schedule;
+    table.setGroup($('group').value);
+    table.setSparkColor(getComputedStyle(document.documentElement).getPropertyValue('--spark').trim() || '#4ea1ff');
+  }
+  return table;
+}
+onThemeChange(() => {
+  if (table) { table.setSparkColor(getComputedStyle(document.documentElement).getPropertyValue('--spark').trim() || '#4ea1ff'); schedule(); }
+});
 
 // ---------- login ----------
 
@@ -41,6 +70,10 @@ $('login-form').addEventListener('submit', async (ev) => {
   try {
     const r = await login($('username').value.trim(), $('password').value);
     $('password').value = '';
+    // Back to the page that sent us here (any page of this site), else the live view.
+    const next = nextAfterLogin();
+    if (next && next !== '/' && next !== '/index.html') { location.assign(next); return; }
+    if (location.search) history.replaceState(null, '', '/');
     startLive(r.username, r.role);
   } catch (e) {
     const status = e instanceof HttpError ? e.status : 0;
@@ -83,6 +116,7 @@ async function loadAlerts() {
     const body = await api('/api/alerts');
     const list = Array.isArray(body) ? body : (body && body.alerts) || [];
     alerts.clear();
+    alertsDirty = true;
     for (const a of [...list].sort((x, y) => (x.timestampMs ?? 0) - (y.timestampMs ?? 0))) applyAlert(a);
   } catch {
     // Alerting may be off; the panel just stays hidden.
@@ -131,6 +165,7 @@ function applyContainer(c) {
     push(entry.series.blk, r.rd === null || r.wr === null ? null : r.rd + r.wr);
   }
   entry.dirty = true;
+  entry.tableDirty = true;
 }
 
 const EVENT_STATE = { start: 'running', restart: 'running', unpause: 'running', pause: 'paused', die: 'exited', stop: 'exited', kill: null, oom: null, destroy: 'removed', create: 'created' };
@@ -142,6 +177,7 @@ function applyEvent(e) {
   const state = EVENT_STATE[e.action];
   if (state) entry.data = { ...entry.data, state };
   entry.dirty = true;
+  entry.tableDirty = true;
 }
 
 function applyHost(hostname, sample, agentId) {
@@ -166,6 +202,7 @@ function applyHost(hostname, sample, agentId) {
 const alertKey = (a) => a.id || `${a.ruleId || a.rule_id}|${a.containerId || a.container_id || a.host}`;
 
 function applyAlert(a) {
+  alertsDirty = true;
   const key = alertKey(a);
   // A resolution may carry a different id than the firing event: match on rule + target too.
   const target = `${a.ruleId || a.rule_id}|${a.containerId || a.container_id || a.host}`;
@@ -269,7 +306,9 @@ function matches(c) {
   const host = $('filter-host').value;
   if (host && c.host !== host) return false;
   const name = $('filter-name').value.trim().toLowerCase();
-  if (name && !(c.name || '').toLowerCase().includes(name) && !c.id.startsWith(name)) return false;
+  if (name && !(c.name || '').toLowerCase().includes(name) && !c.id.startsWith(name) && !(c.image || '').toLowerCase().includes(name)) return false;
+  const st = $('filter-state').value;
+  if (st === 'unhealthy' ? c.health !== 'unhealthy' : st === 'not-running' ? c.state === 'running' : st && c.state !== st) return false;
   const label = $('filter-label').value.trim();
   if (label) {
     const [k, ...rest] = label.split('=');
@@ -298,6 +337,32 @@ function render() {
     if (entry.dirty) { updateHostCard(entry); entry.dirty = false; }
   }
 
+  const mode = viewMode();
+  if (document.body.dataset.view !== mode) {
+    document.body.dataset.view = mode;
+    $('view-toggle').setAttribute('aria-pressed', String(mode === 'table'));
+    $('view-toggle').textContent = mode === 'table' ? 'Show cards' : 'Show table';
+    $('containers').hidden = mode === 'table';
+    $('ctable-root').hidden = mode !== 'table';
+    $('sort-label').hidden = mode === 'table';
+    $('group-label').hidden = mode !== 'table';
+    // The dense view leaves the host cards to the hosts page: one line here.
+    $('hosts').hidden = mode === 'table';
+    $('hosts-line').hidden = mode !== 'table';
+    if (mode === 'table') { for (const e of containers.values()) if (e.card) e.card.remove(); getTable().invalidate(); }
+    else for (const e of containers.values()) e.painted = false;
+  }
+  if (mode === 'table') {
+    const hl = `${hosts.size} host${hosts.size === 1 ? '' : 's'}: ${[...hosts.keys()].sort().join(', ')}`;
+    if ($('hosts-summary').textContent !== hl) $('hosts-summary').textContent = hl;
+    const { shown } = getTable().render((e) => matches(e.data));
+    const text = `${shown} of ${containers.size} containers`;
+    if ($('shown-count').textContent !== text) $('shown-count').textContent = text;
+    $('empty').hidden = containers.size > 0;
+    renderAlerts();
+    document.body.dataset.rendered = String(containers.size);
+    return;
+  }
   const box = $('containers');
   const sort = SORTS[$('sort').value] || SORTS.name;
   const shown = [...containers.values()].filter((e) => matches(e.data)).sort((a, b) => sort(a.data, b.data));
@@ -316,26 +381,46 @@ function render() {
   }
   $('shown-count').textContent = `${shown.length} of ${containers.size} containers`;
   $('empty').hidden = containers.size > 0;
+  renderAlerts();
+  document.body.dataset.rendered = String(containers.size);
+}
 
+function renderAlerts() {
+  if (!alertsDirty) return;
+  alertsDirty = false;
   const list = $('alert-list');
-  list.replaceChildren(...[...alerts.values()].map((a) => el('li', { class: `alert sev-${String(a.severity || 'warning').replace(/[^a-z]/g, '')}` }, [
+  // A handful here, the rest on the alerts page (a host going away can fire hundreds).
+  const all = [...alerts.values()].sort((x, y) => (x.severity === 'critical' ? 0 : 1) - (y.severity === 'critical' ? 0 : 1) || (y.timestampMs ?? 0) - (x.timestampMs ?? 0));
+  const more = all.length - 5;
+  list.replaceChildren(...all.slice(0, 5).map((a) => el('li', { class: `alert sev-${String(a.severity || 'warning').replace(/[^a-z]/g, '')}` }, [
     el('strong', { text: a.containerName || a.container_name || a.host || '' }), ' ',
     el('span', { text: a.message || `${a.ruleId || a.rule_id}: ${a.value}` }),
-  ])));
+  ])), ...(more > 0 ? [el('li', { class: 'alert-more' }, [el('a', { href: '/alerts.html', text: `and ${more} more on the alerts page` })])] : []));
   $('alert-count').textContent = String(alerts.size);
   $('alerts').hidden = alerts.size === 0;
 }
 
-for (const id of ['filter-host', 'filter-name', 'filter-label', 'sort']) {
-  $(id).addEventListener('input', () => { for (const e of containers.values()) e.painted = false; schedule(); });
+for (const id of ['filter-host', 'filter-name', 'filter-label', 'filter-state', 'sort', 'group']) {
+  $(id).addEventListener('input', () => {
+    for (const e of containers.values()) e.painted = false;
+    if (table) { if (id === 'group') table.setGroup($('group').value); else table.invalidate(); }
+    schedule();
+  });
 }
+$('view-toggle').addEventListener('click', () => {
+  localStorage.setItem(VIEW_KEY, viewMode() === 'table' ? 'cards' : 'table');
+  schedule();
+});
 $('filters').addEventListener('submit', (ev) => ev.preventDefault());
 
 // ---------- start ----------
 
 // getToken() itself shows the login with "session expired" when the stored token has lapsed.
 const token = getToken();
-if (token) {
+const nextPage = nextAfterLogin();
+if (token && nextPage && nextPage !== '/' && nextPage !== '/index.html') {
+  location.assign(nextPage);
+} else if (token) {
   api('/api/auth/me').then((me) => startLive(me.username, me.role), (e) => {
     if (!(e instanceof HttpError && e.status === 401)) showLogin('Cannot reach the server.');
   });

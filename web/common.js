@@ -41,8 +41,71 @@ export function sessionExpired() {
   clearSession();
   sessionStorage.setItem(FLASH_KEY, 'Your session expired. Please log in again.');
   if (expiredHandler) expiredHandler();
-  else location.assign('/');
+  else goToLogin();
 }
+
+/** To the login, which comes back here (path and query) once logged in. */
+export function goToLogin() {
+  const here = `${location.pathname}${location.search}${location.hash}`;
+  location.assign(here === '/' || here === '/index.html' ? '/' : `/?next=${encodeURIComponent(here)}`);
+}
+
+/** Where to go after login: ?next= when it is a path on this site, else null. */
+export function nextAfterLogin() {
+  const next = new URLSearchParams(location.search).get('next');
+  if (!next || !next.startsWith('/') || next.startsWith('//') || next.startsWith('/\\')) return null;
+  try {
+    const u = new URL(next, location.origin);
+    return u.origin === location.origin ? `${u.pathname}${u.search}${u.hash}` : null;
+  } catch { return null; }
+}
+
+// ---------- theme: follows prefers-color-scheme unless the switch chose one ----------
+
+const THEME_KEY = 'dockwatch.theme';
+const themeListeners = new Set();
+const systemDark = () => !window.matchMedia || window.matchMedia('(prefers-color-scheme: dark)').matches;
+
+/** 'dark' or 'light', as shown now. */
+export function currentTheme() {
+  const chosen = localStorage.getItem(THEME_KEY);
+  return chosen === 'light' || chosen === 'dark' ? chosen : (systemDark() ? 'dark' : 'light');
+}
+
+export function onThemeChange(fn) { themeListeners.add(fn); }
+
+function applyTheme() {
+  const t = currentTheme();
+  document.documentElement.dataset.theme = t;
+  const btn = document.getElementById('theme-toggle');
+  if (btn) {
+    btn.setAttribute('aria-pressed', String(t === 'light'));
+    btn.textContent = t === 'dark' ? '☀ Light' : '☾ Dark';
+    btn.title = `Switch to the ${t === 'dark' ? 'light' : 'dark'} theme`;
+  }
+  for (const fn of themeListeners) fn(t);
+}
+
+/** Sets the theme at once (no flash) and adds the switch to the page's top bar. */
+function initTheme() {
+  applyTheme();
+  if (window.matchMedia) window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', applyTheme);
+  const add = () => {
+    const bar = document.querySelector('.topbar');
+    if (!bar || document.getElementById('theme-toggle')) return;
+    const btn = el('button', { id: 'theme-toggle', type: 'button', class: 'link theme-toggle', 'aria-label': 'Light theme' });
+    btn.addEventListener('click', () => {
+      const next = currentTheme() === 'dark' ? 'light' : 'dark';
+      // Back to "follow the system" when the choice equals it.
+      if ((next === 'dark') === systemDark()) localStorage.removeItem(THEME_KEY); else localStorage.setItem(THEME_KEY, next);
+      applyTheme();
+    });
+    bar.append(btn);
+    applyTheme();
+  };
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', add); else add();
+}
+initTheme();
 
 export class HttpError extends Error {
   constructor(status, body) {
