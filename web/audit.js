@@ -1,5 +1,5 @@
 // The audit trail (admins only): who did what, when, and how it went. Read only.
-import { api, clearSession, el, getToken, HttpError } from './common.js';
+import { api, clearSession, el, getToken, goToLogin, HttpError } from './common.js';
 
 const $ = (id) => document.getElementById(id);
 
@@ -73,5 +73,5 @@ async function start() {
   await load();
 }
 
-if (!getToken()) location.assign('/');
+if (!getToken()) goToLogin();
 else start();

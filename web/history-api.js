@@ -56,3 +56,9 @@ export function livePoint(kind, id, msg) {
   }
   return null;
 }
+
+/** Stored alert events (firing and resolved) between fromMs and toMs, for the chart annotations. */
+export async function fetchAlerts(fromMs, toMs) {
+  const body = await api(`/api/alerts?from=${Math.floor(fromMs)}&to=${Math.ceil(toMs)}&limit=2000`);
+  return (body && body.alerts) || [];
+}

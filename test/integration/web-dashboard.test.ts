@@ -171,8 +171,10 @@ test('an expired session sends the user back to the login: on reload, and on /ws
   await page.evaluate((t) => { localStorage.setItem('dockwatch.token', t); localStorage.removeItem('dockwatch.expires_at'); }, expired);
   await page.goto(`${server.url}/dashboard.html?container=c1`).catch(() => undefined); // the page may redirect before "load"
   // Polling the URL rides over the redirect; waitForURL can see the first navigation aborted.
-  for (let i = 0; i < 100 && page.url() !== `${server.url}/`; i++) await new Promise((r) => setTimeout(r, 100));
-  assert.equal(page.url(), `${server.url}/`);
+  // The login keeps the page that was asked for, to come back to it (issue 15).
+  const back = `${server.url}/?next=${encodeURIComponent('/dashboard.html?container=c1')}`;
+  for (let i = 0; i < 100 && page.url() !== back; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal(page.url(), back);
   await page.waitForSelector('#login-message:not([hidden])');
   assert.match((await page.textContent('#login-message'))!, /session expired/i);
 
