@@ -1,7 +1,7 @@
 // The alerts page: what fires now (and whether a silence or an acknowledgement covers it), the
 // silences, a form for a new one, and what resolved recently. Admins get the buttons; the
 // lists reload when /ws reports an alert transition.
-import { api, clearSession, connectLive, el, getToken, HttpError } from './common.js';
+import { api, clearSession, connectLive, el, getToken, goToLogin, HttpError } from './common.js';
 
 const $ = (id) => document.getElementById(id);
 const state = { me: null, silenceFilter: 'active', reloadTimer: null, live: null };
@@ -12,6 +12,43 @@ const containerOf = (a) => `${a.containerName || a.containerId || '(host)'} @ ${
 const fmtMatchers = (ms) => ms.map((m) => `${m.name}${m.op}"${m.value}"`).join(', ');
 
 function setStatus(text) { $('status').textContent = text || ''; }
+
+/** The history chart around an alert's time: its container (or its host), 30 min either side. */
+export function historyLink(a) {
+  const t = a.timestampMs;
+  const q = new URLSearchParams();
+  const realContainer = a.containerId && a.containerName && !/^(watch|disk):/.test(a.containerId);
+  if (realContainer) q.set('container', a.containerId); else q.set('host', a.host);
+  q.set('from', String(t - 30 * 60_000));
+  q.set('to', String(Math.min(Math.max(Date.now(), t + 60_000), t + 30 * 60_000)));
+  return `/dashboard.html?${q}`;
+}
+const containerCell = (a) => el('td', { class: 'container' }, [el('a', { class: 'history-link', href: historyLink(a), title: 'history at the alert time', text: containerOf(a) })]);
+
+// ---------- filters (client side, over both tables) ----------
+
+function applyFilters() {
+  const text = $('f-text').value.trim().toLowerCase();
+  const sev = $('f-severity').value;
+  const host = $('f-host').value;
+  const st = $('f-state').value;
+  let shown = 0;
+  for (const tr of document.querySelectorAll('#firing-list tr, #resolved-list tr')) {
+    const d = tr.dataset;
+    const rowState = tr.classList.contains('resolved-row') ? 'resolved' : d.state;
+    const ok = (!text || tr.textContent.toLowerCase().includes(text)) && (!sev || d.severity === sev)
+      && (!host || d.host === host) && (!st || rowState === st);
+    tr.hidden = !ok;
+    if (ok) shown++;
+  }
+  $('f-count').textContent = `${shown} shown`;
+}
+
+function fillHostFilter(list) {
+  const sel = $('f-host');
+  const have = new Set([...sel.options].map((o) => o.value));
+  for (const h of [...new Set(list.map((a) => a.host))].sort()) if (!have.has(h)) sel.append(el('option', { value: h, text: h }));
+}
 
 // ---------- firing ----------
 
@@ -51,10 +88,10 @@ async function loadFiring() {
       actions.push(btn);
     }
     const st = a.acknowledged ? 'acknowledged' : a.silenced_by && a.silenced_by.length ? 'silenced' : 'firing';
-    return el('tr', { class: 'alert-row', dataset: { alertId: a.id, state: st, severity: a.severity } }, [
+    return el('tr', { class: 'alert-row', dataset: { alertId: a.id, state: st, severity: a.severity, host: a.host } }, [
       el('td', {}, [el('span', { class: `sev sev-${a.severity}`, text: a.severity })]),
       el('td', { text: a.ruleId }),
-      el('td', { class: 'container', text: containerOf(a) }),
+      containerCell(a),
       el('td', { text: fmtTime(a.timestampMs) }),
       el('td', { class: 'msg', text: a.message }),
       el('td', { class: 'alert-state' }, alertState(a)),
@@ -64,6 +101,8 @@ async function loadFiring() {
   $('firing-list').replaceChildren(...rows);
   $('firing-count').textContent = String(list.length);
   $('firing-empty').hidden = list.length > 0;
+  fillHostFilter(list);
+  applyFilters();
 }
 
 // ---------- resolved ----------
@@ -77,14 +116,19 @@ async function loadResolved() {
     if (!(e instanceof HttpError && e.status === 404)) throw e;
   }
   list = [...list].sort((x, y) => y.timestampMs - x.timestampMs).slice(0, 50);
-  $('resolved-list').replaceChildren(...list.map((a) => el('tr', { class: 'resolved-row', dataset: { alertId: a.id } }, [
+  $('resolved-list').replaceChildren(...list.map((a) => el('tr', { class: 'resolved-row', dataset: { alertId: a.id, severity: a.severity, host: a.host, state: 'resolved' } }, [
     el('td', { text: fmtTime(a.timestampMs) }),
     el('td', { text: a.ruleId }),
-    el('td', { class: 'container', text: containerOf(a) }),
+    containerCell(a),
     el('td', { class: 'msg', text: a.message }),
   ])));
   $('resolved-empty').hidden = list.length > 0;
+  fillHostFilter(list);
+  applyFilters();
 }
+
+for (const id of ['f-text', 'f-severity', 'f-host', 'f-state']) $(id).addEventListener('input', applyFilters);
+$('alert-filters').addEventListener('submit', (ev) => ev.preventDefault());
 
 // ---------- silences ----------
 
@@ -274,5 +318,5 @@ async function start() {
   setInterval(() => reloadAll().catch(showLoadError), 30_000);
 }
 
-if (!getToken()) location.assign('/');
+if (!getToken()) goToLogin();
 else start();
