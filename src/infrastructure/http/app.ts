@@ -111,8 +111,18 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
 
   app.get('/api/hosts', {
     config: { role: 'viewer' },
-    schema: { response: { 200: { type: 'array', items: { type: 'object', additionalProperties: true } } } },
-  }, async () => deps.latest.hosts().map(presentHost));
+    schema: { response: { 200: { type: 'array', items: hostSchema } } },
+  }, async () => {
+    // Container counts by state per agent, from the same latest store.
+    const byAgent = new Map<string, Record<string, number>>();
+    for (const c of deps.latest.containers()) {
+      const m = byAgent.get(c.agentId) ?? {};
+      m[c.state] = (m[c.state] ?? 0) + 1;
+      byAgent.set(c.agentId, m);
+    }
+    const now = Date.now();
+    return deps.latest.hosts().map((h) => presentHost(h, now, byAgent.get(h.agentId) ?? {}));
+  });
 
   app.get('/api/containers', {
     config: { role: 'viewer' },
@@ -139,6 +149,37 @@ export async function buildApp(deps: HttpDeps): Promise<FastifyInstance> {
 
   return app;
 }
+
+const hostSchema = {
+  type: 'object',
+  additionalProperties: true,
+  required: ['id', 'hostname', 'last_seen', 'status', 'interval_ms', 'container_count'],
+  properties: {
+    id: { type: 'string' },
+    hostname: { type: 'string' },
+    last_seen: { type: 'string' },
+    last_seen_ms: { type: 'number' },
+    interval_ms: { type: 'number' },
+    status: { type: 'string', enum: ['online', 'offline'] },
+    offline_after_ms: { type: 'number' },
+    container_count: { type: 'integer' },
+    containers_by_state: { type: 'object', additionalProperties: { type: 'integer' } },
+    sample: {
+      type: ['object', 'null'],
+      additionalProperties: true,
+      properties: {
+        disks: {
+          type: 'array',
+          items: {
+            type: 'object',
+            additionalProperties: true,
+            properties: { mount: { type: 'string' }, device: { type: 'string' }, fs_type: { type: 'string' }, total_bytes: { type: 'number' }, used_bytes: { type: 'number' }, used_percent: { type: 'number' } },
+          },
+        },
+      },
+    },
+  },
+} as const;
 
 function registerLiveSocket(app: FastifyInstance, deps: HttpDeps): void {
   const maxBuffered = deps.wsMaxBufferedBytes ?? 4 * 1024 * 1024;

@@ -58,13 +58,22 @@ export function presentHostSample(s: HostSample) {
   };
 }
 
-export function presentHost(h: HostInfo) {
+/** An agent not heard from for this many collection intervals shows as offline. */
+export const OFFLINE_AFTER_INTERVALS = 3;
+
+export function presentHost(h: HostInfo, now: number = Date.now(), containersByState?: Record<string, number>) {
+  const offlineAfterMs = OFFLINE_AFTER_INTERVALS * Math.max(1, h.intervalMs);
   return {
     id: h.agentId,
     hostname: h.hostname,
     last_seen: new Date(h.lastSeenMs).toISOString(),
+    last_seen_ms: h.lastSeenMs,
     interval_ms: h.intervalMs,
+    // From the server's receive time, so agent clock skew does not matter.
+    status: now - h.lastSeenMs > offlineAfterMs ? 'offline' : 'online',
+    offline_after_ms: offlineAfterMs,
     container_count: h.containerCount,
+    ...(containersByState ? { containers_by_state: containersByState } : {}),
     sample: h.sample ? presentHostSample(h.sample) : null,
   };
 }
