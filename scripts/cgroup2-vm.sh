@@ -5,6 +5,7 @@
 #   cgroupfs  shell init, dockerd --exec-opt native.cgroupdriver=cgroupfs (/sys/fs/cgroup/docker/<id>)
 #   systemd   systemd as init, docker.service with its default systemd driver
 #             (/sys/fs/cgroup/system.slice/docker-<id>.scope), podman (machine.slice/libpod-<id>.scope)
+# apparmor=0: under systemd securityfs is mounted and dockerd would want apparmor_parser (not in the rootfs).
 # Results come back on the serial console as `DWRESULT {json}` lines; this script prints the whole
 # console on stdout. Idempotent: the Debian rootfs disk is cached under $VM keyed by a hash of its
 # inputs (packages, kernel, node binary, busybox), so a machine builds it once (about 2-3 min).
@@ -150,6 +151,6 @@ for mode in "${modes[@]}"; do
   timeout "${DWVM_TIMEOUT:-720}" qemu-system-x86_64 -m 2048 -smp 2 -nographic -no-reboot -nic none \
     -kernel "/boot/vmlinuz-$KVER" -initrd "/boot/initrd.img-$KVER" \
     -drive "file=$BASE,format=raw,if=virtio,snapshot=on" -drive "file=$PROJ,format=raw,if=virtio,readonly=on" \
-    -append "console=ttyS0 root=/dev/vda rw quiet panic=-1 $init" </dev/null || log "qemu exited with $?"
+    -append "console=ttyS0 root=/dev/vda rw quiet panic=-1 apparmor=0 $init" </dev/null || log "qemu exited with $?"
   echo "DWBOOT {\"mode\":\"$mode\",\"seconds\":$(( $(date +%s) - start ))}"
 done
