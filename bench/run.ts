@@ -1,6 +1,6 @@
 // `npm run bench`: every benchmark scenario, in one run on one machine, each with what it is
 // compared against in the same run. Results go to stdout (tables) and .bench-results/<time>.json.
-// BENCH_SCENARIOS picks a subset: agent-cost,latency,ingest,fleet,dashboard (default all).
+// BENCH_SCENARIOS picks a subset: agent-cost,latency,ingest,fleet,replicas,dashboard (default all).
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
@@ -32,7 +32,7 @@ function machine(): Record<string, string | number> {
 }
 
 async function main(): Promise<void> {
-  const wanted = new Set((process.env.BENCH_SCENARIOS ?? 'agent-cost,latency,ingest,fleet,dashboard').split(',').map((s) => s.trim()));
+  const wanted = new Set((process.env.BENCH_SCENARIOS ?? 'agent-cost,latency,ingest,fleet,replicas,dashboard').split(',').map((s) => s.trim()));
   execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'inherit' });
   servicesUp();
   const results: Record<string, unknown> = { startedAt: new Date().toISOString(), machine: machine(), command: 'npm run bench' };
@@ -57,6 +57,10 @@ async function main(): Promise<void> {
   if (wanted.has('fleet')) {
     const { runFleet } = await import('./fleet.js');
     results.fleet = await runFleet({});
+  }
+  if (wanted.has('replicas')) {
+    const { runReplicas } = await import('./replicas.js');
+    results.replicas = await runReplicas({});
   }
   if (wanted.has('dashboard')) {
     const { runDashboard } = await import('./dashboard.js');
