@@ -31,13 +31,13 @@ export interface AgentConfig {
   queueSize: number;
   ecsMetadataUri: string | undefined;
   statusFile: string | undefined;
+  /** AGENT_LOW_MEMORY (default true): `dockwatch agent` trades V8's optimizing compiler and young-generation growth for RSS. */
+  lowMemory: boolean;
   /** AUTOHEAL=on (default): the agent carries out the server's restart commands; off refuses them. */
   autoheal: boolean;
 }
 
 export interface ServerConfig {
-  /** AGENT_LOW_MEMORY (default true): `dockwatch agent` trades V8's optimizing compiler and young-generation growth for RSS. */
-  lowMemory: boolean;
   logLevel: LogLevel;
   production: boolean;
   host: string;
@@ -143,6 +143,7 @@ export function loadAgentConfig(env: Env): AgentConfig {
     queueSize: r.int('AGENT_QUEUE_SIZE', 1000, 1, 1_000_000),
     ecsMetadataUri: r.url('ECS_CONTAINER_METADATA_URI_V4'),
     statusFile: r.string('AGENT_STATUS_FILE'),
+    lowMemory: r.bool('AGENT_LOW_MEMORY', true),
     // Read like the server's AUTOHEAL (on/off, true/false...): `dockwatch all` reads both from one variable.
     autoheal: r.bool('AUTOHEAL', true),
   };
@@ -152,7 +153,6 @@ export function loadAgentConfig(env: Env): AgentConfig {
   r.done();
   return cfg;
 }
-    lowMemory: r.bool('AGENT_LOW_MEMORY', true),
 
 /** REDIS_URL wins; REDIS_ADDR=host:port is the short form. */
 function redisUrl(r: EnvReader): string | undefined {
