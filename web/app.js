@@ -331,7 +331,8 @@ const SORTS = {
 function render() {
   dirty = false;
   const hostBox = $('hosts');
-  for (const [name, entry] of hosts) {
+  // The table view hides the host cards: no drawing (sparklines read layout) for hidden cards.
+  if (viewMode() !== 'table') for (const [name, entry] of hosts) {
     if (!entry.card) { entry.card = buildHostCard(name); hostBox.append(entry.card); }
     entry.card.hidden = Boolean($('filter-host').value && $('filter-host').value !== name);
     if (entry.dirty) { updateHostCard(entry); entry.dirty = false; }

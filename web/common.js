@@ -105,7 +105,8 @@ function initTheme() {
   };
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', add); else add();
 }
-initTheme();
+// In a page only: the unit tests import this module's pure parts in Node.
+if (typeof document !== 'undefined') initTheme();
 
 export class HttpError extends Error {
   constructor(status, body) {

@@ -90,6 +90,15 @@ export function createContainerTable({ root, getEntries, initialSort, onSortChan
 
   const groupRows = new Map(); // group key -> { row, btn, count }
   let orderDirty = true;
+  // Sparklines are drawn only when on screen (canvas work is the costly part of a row); one
+  // that scrolls into view is drawn then.
+  const sparkVisible = new WeakMap();
+  const io = typeof IntersectionObserver === 'function' ? new IntersectionObserver((items) => {
+    for (const it of items) {
+      sparkVisible.set(it.target, it.isIntersecting);
+      if (it.isIntersecting && it.target.dataset.stale === 'true') { it.target.dataset.stale = 'false'; it.target.dwDraw?.(); }
+    }
+  }, { rootMargin: '200px 0px' }) : null;
 
   function groupKey(e) {
     if (state.group === 'host') return e.data.host || '(no host)';
@@ -129,6 +138,8 @@ export function createContainerTable({ root, getEntries, initialSort, onSortChan
     cells.name.append(link);
     const canvas = el('canvas', { class: 'tspark', width: String(SPARK_W), height: String(SPARK_H), 'aria-hidden': 'true' });
     cells.spark.append(canvas);
+    canvas.dwDraw = () => drawSpark(canvas, e.series.cpu, state.sparkColor);
+    io?.observe(canvas);
     e.row = { tr, cells, link, canvas, text: {} };
   }
 
@@ -165,7 +176,8 @@ export function createContainerTable({ root, getEntries, initialSort, onSortChan
     setText(r, 'pids', r.cells.pids, s.pids === undefined || s.pids === null ? '–' : String(s.pids));
     setText(r, 'restarts', r.cells.restarts, c.restart_count === undefined || c.restart_count === null ? '–' : String(c.restart_count));
     setText(r, 'uptime', r.cells.uptime, fmtUptime(c.started_at, c.state, now));
-    drawSpark(r.canvas, e.series.cpu, state.sparkColor);
+    if (!io || sparkVisible.get(r.canvas)) drawSpark(r.canvas, e.series.cpu, state.sparkColor);
+    else r.canvas.dataset.stale = 'true';
   }
 
   const api = {

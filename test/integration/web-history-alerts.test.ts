@@ -46,23 +46,32 @@ test('login comes back to the page that was asked for (any page); foreign ?next 
   await loginForm(page);
   await page.waitForURL((u) => `${u.pathname}${u.search}` === wanted);
   await page.waitForFunction(() => document.body.dataset.loaded === 'true', undefined, { timeout: 20_000 });
-  // Another page, and a logged-in visit with ?next goes straight on.
-  await page.evaluate(() => localStorage.clear());
+  await ctx.close();
+  // Another page (a fresh browser profile: no session), and a logged-in visit with ?next goes straight on.
+  const ctx2 = await app.browser.newContext();
+  const page2 = await ctx2.newPage();
+  await hostsThenNext(page2);
+  await ctx2.close();
+  // Not to another site.
+  const ctx3 = await app.browser.newContext();
+  const page3 = await ctx3.newPage();
+  await page3.goto(`${app.url}/?next=${encodeURIComponent('//evil.example/x')}`);
+  await loginForm(page3);
+  await page3.waitForFunction(() => !document.getElementById('live-view')!.hidden);
+  assert.equal(new URL(page3.url()).host, new URL(app.url).host);
+  assert.equal(new URL(page3.url()).pathname, '/');
+  await ctx3.close();
+});
+
+async function hostsThenNext(page: Page): Promise<void> {
   await page.goto(`${app.url}/hosts.html`);
   await page.waitForURL((u) => u.searchParams.get('next') === '/hosts.html');
   await loginForm(page, 'vera');
   await page.waitForURL((u) => u.pathname === '/hosts.html');
-  await page.goto(`${app.url}/?next=${encodeURIComponent('/alerts.html')}`);
+  // The index page sends a logged-in visitor on at once: the first navigation may be cut short.
+  await page.goto(`${app.url}/?next=${encodeURIComponent('/alerts.html')}`).catch(() => undefined);
   await page.waitForURL((u) => u.pathname === '/alerts.html');
-  // Not to another site.
-  await page.evaluate(() => localStorage.clear());
-  await page.goto(`${app.url}/?next=${encodeURIComponent('//evil.example/x')}`);
-  await loginForm(page);
-  await page.waitForFunction(() => !document.getElementById('live-view')!.hidden);
-  assert.equal(new URL(page.url()).host, new URL(app.url).host);
-  assert.equal(new URL(page.url()).pathname, '/');
-  await ctx.close();
-});
+}
 
 test('history: ticks readable for an idle container, range and containers in the URL, overlay of up to 5', async () => {
   const ctx = await app.browser.newContext({ viewport: { width: 1280, height: 900 } });
