@@ -164,6 +164,7 @@ export function createContainerTable({ root, getEntries, initialSort, onSortChan
     const health = c.health && c.health !== 'none' ? c.health : '';
     if (r.text.healthCls !== health) { r.text.healthCls = health; st.lastChild.className = `health health-${health.replace(/[^a-z]/g, '')}`; }
     setText(r, 'health', st.lastChild, health);
+    if (r.text.name !== (c.name || c.id.slice(0, 12))) r.link.title = `${c.name || c.id} - history`;
     setText(r, 'name', r.link, c.name || c.id.slice(0, 12));
     setText(r, 'host', r.cells.host, c.host || '');
     setText(r, 'project', r.cells.project, projectOf(c) || '–');
