@@ -123,8 +123,10 @@ test('kill -9 of a replica: its agents move to the others within 2 intervals, re
   assert.equal(movedTo.size, 2, `the killed replica's agents spread over both others: ${[...movedTo]}`);
   // Full jitter on the first retry: not all at once.
   assert.ok(moveDelays.at(-1)! - moveDelays[0]! > 100, `reconnects spread out: ${moveDelays} ms`);
-  await agent.waitFor(/"msg":"metrics stream connected"/, 5000).catch(() => undefined);
-  const realMove = [...agent.output().slice(outBefore).matchAll(/"time":(\d+)[^\n]*"msg":"metrics stream connected"/g)][0];
+  // Only output after the kill counts (waitFor on the whole output would match the first connect).
+  const reconnectLine = () => [...agent.output().slice(outBefore).matchAll(/"time":(\d+)[^\n]*"msg":"metrics stream connected"/g)][0];
+  await waitFor('the real agent reconnected', reconnectLine, 5000, 10).catch(() => undefined);
+  const realMove = reconnectLine();
   assert.ok(realMove, `the real agent reconnected:\n${agent.output().slice(outBefore)}`);
   assert.ok(Number(realMove[1]) - killedAt < 2 * INTERVAL_MS, `the real agent reconnected within 2 intervals: ${Number(realMove[1]) - killedAt} ms`);
 
