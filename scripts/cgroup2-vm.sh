@@ -24,20 +24,9 @@ PKGS=(qemu-system-x86 linux-image-amd64 mmdebstrap e2fsprogs busybox-static)
 # Packages of the guest's rootfs.
 GUEST_PKGS=docker.io,podman,systemd-sysv,dbus,iproute2,ca-certificates,kmod,procps,uidmap,util-linux,iputils-ping
 
-install_missing() { # the pattern of scripts/services.sh
-  local missing=()
-  for p in "${PKGS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" != 0 ]; then log "missing Debian packages (need root to install): ${missing[*]}"; return 1; fi
-  log "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
-  apt-get update -qq >"$VM/apt.log" 2>&1 || true
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$VM/apt.log" 2>&1 || { tail -20 "$VM/apt.log" >&2; rm -f /usr/sbin/policy-rc.d; return 1; }
-  rm -f /usr/sbin/policy-rc.d
-}
+# shellcheck source=scripts/apt-install.sh
+. scripts/apt-install.sh
+install_missing() { apt_install_missing "$VM/apt.log" "${PKGS[@]}"; }
 
 mirror() { # the first URIs: of the machine's Debian sources
   local m

@@ -15,21 +15,9 @@ PKGS=(docker.io busybox-static influxdb redis-server victoria-metrics prometheus
       python3-grpcio python3-grpc-tools docker-compose golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev
       golang-gopkg-yaml.v2-dev iproute2 systemd)
 
-install_missing() {
-  local missing=()
-  for p in "${PKGS[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-  done
-  [ ${#missing[@]} -eq 0 ] && return 0
-  if [ "$(id -u)" != 0 ]; then log "missing Debian packages (need root to install): ${missing[*]}"; return 1; fi
-  log "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  # Never let package scripts start system-wide daemons; we start our own copies.
-  printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
-  apt-get update -qq >"$ROOT/apt.log" 2>&1 || true
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >>"$ROOT/apt.log" 2>&1 || { tail -20 "$ROOT/apt.log" >&2; return 1; }
-  rm -f /usr/sbin/policy-rc.d
-}
+# shellcheck source=scripts/apt-install.sh
+. "$(cd "$(dirname "$0")" && pwd)/apt-install.sh"
+install_missing() { apt_install_missing "$ROOT/apt.log" "${PKGS[@]}"; }
 
 free_port() { node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
 
