@@ -104,7 +104,8 @@ export interface AlertEngine {
 }
 
 type Step = 'claim' | 'record' | 'cooldown' | 'publish';
-interface Pending { event: AlertEvent; step: Step; silencedBy: string[] }
+// muted: not to be notified (a matching silence, or a resolution whose firing was never notified).
+interface Pending { event: AlertEvent; step: Step; silencedBy: string[]; muted: boolean }
 
 const toFiringEvent = (a: ActiveAlert): AlertEvent => ({
   id: `${a.idBase}|firing`, ruleId: a.ruleId, severity: a.severity, state: 'firing', host: a.host,
@@ -161,7 +162,7 @@ export function createAlertEngine(deps: AlertingDeps): AlertEngine {
         step = 'cooldown';
       }
       if (step === 'cooldown') {
-        if (p.silencedBy.length > 0) {
+        if (p.muted) {
           stats.silenced++;
           deps.log.info({ alertId: e.id, silences: p.silencedBy }, 'alert silenced: recorded, not notified');
           return null;
@@ -200,17 +201,17 @@ export function createAlertEngine(deps: AlertingDeps): AlertEngine {
   });
   const mutedBy = (e: AlertEvent): string[] => deps.silencedBy?.(labelsOf(e)) ?? [];
 
-  /** Which silences keep this transition from being notified; remembers held firings. */
-  function gate(e: AlertEvent): string[] {
+  /** Whether (and by which silences) this transition is kept from being notified; remembers held firings. */
+  function gate(e: AlertEvent): Pending {
+    const silencedBy = mutedBy(e);
     if (e.state === 'firing') {
-      const by = mutedBy(e);
-      if (by.length > 0) held.set(e.id, e);
-      return by;
+      if (silencedBy.length > 0) held.set(e.id, e);
+      return { event: e, step: 'claim', silencedBy, muted: silencedBy.length > 0 };
     }
     const firingId = e.id.replace(/\|resolved$/, '|firing');
     repeatsDone.delete(firingId);
-    if (held.delete(firingId)) return ['(its firing was silenced and never notified)'];
-    return mutedBy(e);
+    const neverNotified = held.delete(firingId);
+    return { event: e, step: 'claim', silencedBy, muted: neverNotified || silencedBy.length > 0 };
   }
 
   async function run1(p: Pending): Promise<void> {
@@ -227,7 +228,7 @@ export function createAlertEngine(deps: AlertingDeps): AlertEngine {
     if (events.length > 0) deps.observe?.(events);
     for (const event of events) {
       deps.log.info({ alertId: event.id, state: event.state, host: event.host, container: event.containerName }, event.message);
-      await run1({ event, step: 'claim', silencedBy: gate(event) });
+      await run1(gate(event));
     }
   }
 
@@ -251,7 +252,7 @@ export function createAlertEngine(deps: AlertingDeps): AlertEngine {
         continue;
       }
       deps.log.info({ alertId: id }, 'silence ended while the alert still fires: notifying it now');
-      await run1({ event: e, step: 'cooldown', silencedBy: [] });
+      await run1({ event: e, step: 'cooldown', silencedBy: [], muted: false });
     }
   }
 
