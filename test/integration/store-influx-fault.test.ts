@@ -11,6 +11,7 @@ import type { BreakerState } from '../../src/infrastructure/resilience/breaker.j
 import { requireEnv } from '../helpers/env.js';
 import { containerIds, makeBatch } from '../helpers/storage-batches.js';
 import { freePort, startInfluxd, storedTimestamps } from '../helpers/storage-influxd.js';
+import { checkStoredEvents, eventFixture } from '../helpers/store-events-contract.js';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const made: string[] = [];
@@ -146,6 +147,28 @@ test('fault: a spooled batch the database refuses for good is dropped, the rest 
     assert.deepEqual(await storedTimestamps(url, bucket, ids[1]!), batches.map((b) => b.timestampMs));
     assert.equal(await up.hasContainer('stale-clock'), false);
     assert.equal(up.breakerState(), 'closed');
+  } finally {
+    await up.close();
+    await fetch(`${url}/query?q=${encodeURIComponent(`DROP DATABASE "${bucket}"`)}`, { method: 'POST' });
+  }
+});
+
+test('fault: container events acked into the spool while InfluxDB is down are written once it is up, each once', { timeout: 60_000 }, async () => {
+  const url = requireEnv('TEST_INFLUXDB_URL');
+  const dataDir = tmp();
+  const bucket = `dw_storage_events_${randomUUID().slice(0, 8)}`;
+  const down = await createResilientStore(createInfluxStore({ url: `http://127.0.0.1:${await freePort()}`, bucket, timeoutMs: 1000 }), {
+    dataDir, breaker: { failureThreshold: 1, resetTimeoutMs: 60_000 }, retry: { attempts: 0 },
+  });
+  const f = eventFixture('spool', Date.now() - 600_000);
+  for (const b of [...f.batches, ...f.resends]) await down.writeBatch(b); // acked: durable in the spool
+  assert.equal(down.spoolStats().batches, f.batches.length + f.resends.length);
+  await down.close();
+
+  const up = await createResilientStore(createInfluxStore({ url, bucket }), { dataDir, replayIntervalMs: 200 });
+  try {
+    await waitFor('replay', () => up.spoolStats().batches === 0, 30_000);
+    await checkStoredEvents(up, f);
   } finally {
     await up.close();
     await fetch(`${url}/query?q=${encodeURIComponent(`DROP DATABASE "${bucket}"`)}`, { method: 'POST' });

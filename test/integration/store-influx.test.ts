@@ -6,6 +6,7 @@ import { aggregate, CONTAINER_METRICS, containerValues, HOST_METRICS, hostValues
 import type { AlertEvent } from '../../src/application/store-ports.js';
 import { requireEnv } from '../helpers/env.js';
 import { containerIds, makeBatch } from '../helpers/storage-batches.js';
+import { checkStoredEvents, eventFixture } from '../helpers/store-events-contract.js';
 
 const dbName = (): string => `dw_storage_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
 
@@ -99,6 +100,33 @@ test('influx 1.6.7: version detected, database created, batches read back aggreg
     const all = await reader.queryAlerts({ fromMs: T0, toMs: T0 + 100_000 });
     assert.deepEqual(all.map((a) => a.state), ['resolved', 'firing']);
     await reader.close();
+  } finally {
+    await store.close();
+    await dropDb(url, bucket);
+  }
+});
+
+test('influx 1.6.7: container events stored once (resends), read by container, host, actions and range; in the database\'s retention policy', async () => {
+  const url = requireEnv('TEST_INFLUXDB_URL');
+  const bucket = dbName();
+  const store = createInfluxStore({ url, bucket, retentionDays: 7 });
+  try {
+    const f = eventFixture('ifx', Date.now() - 3_600_000);
+    await Promise.all(f.batches.map((b) => store.writeBatch(b)));
+    await Promise.all(f.resends.map((b) => store.writeBatch(b)));
+    // A fresh adapter (nothing cached) reads what the server has.
+    const reader = createInfluxStore({ url, bucket });
+    await checkStoredEvents(reader, f);
+    await reader.close();
+    // Events go to the database's default retention policy, the one created with RETENTION_DAYS
+    // for the samples: they expire with them.
+    const rp = await (await fetch(`${url}/query?q=${encodeURIComponent(`SHOW RETENTION POLICIES ON "${bucket}"`)}`)).json() as
+      { results: Array<{ series: Array<{ values: Array<[string, string, string, number, boolean]> }> }> };
+    const policies = rp.results[0]!.series[0]!.values;
+    const def = policies.find((v) => v[4] === true)!;
+    assert.equal(def[1], '168h0m0s');
+    const n = await (await fetch(`${url}/query?db=${bucket}&q=${encodeURIComponent(`SELECT count(exit_code) FROM "${bucket}"."${def[0]}"."container_event"`)}`)).text();
+    assert.match(n, /"values":\[\["1970-01-01T00:00:00Z",9\]\]/, n);
   } finally {
     await store.close();
     await dropDb(url, bucket);

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { createSqliteStore } from '../../src/infrastructure/sqlite/store.js';
 import { aggregate, CONTAINER_METRICS, containerValues, HOST_METRICS, hostValues } from '../../src/domain/rollup.js';
 import { containerIds, makeBatch } from '../helpers/storage-batches.js';
+import { checkStoredEvents, eventFixture } from '../helpers/store-events-contract.js';
 
 const MIN = 60_000;
 const DAY = 86_400_000;
@@ -70,6 +71,28 @@ test('sqlite: writes read back aggregated per step, idempotently, and survive a 
   assert.deepEqual(gotM.map((p) => p.timestampMs), expectM.map((p) => p.timestampMs));
   gotM.forEach((p, k) => { for (const m of CONTAINER_METRICS) close(p.values[m.key]!, expectM[k]!.values[m.key]!); });
   assert.equal((await store.health()).journalMode, 'wal');
+  await store.close();
+});
+
+test('sqlite: container events stored once (resends), read by container, host, actions and range; kept across a reopen, dropped after RETENTION_DAYS', async () => {
+  const dir = tmp();
+  const T0 = Date.parse('2026-11-20T10:00:00Z');
+  let clock = T0 + 60_000;
+  const f = eventFixture('sq', T0);
+  let store = createSqliteStore({ dataDir: dir, now: () => clock, retentionDays: 3, compactEveryMs: 0 });
+  // Concurrent writes share a transaction (group commit): resends in the same group and later.
+  await Promise.all([...f.batches, f.resends[0]!].map((b) => store.writeBatch(b)));
+  for (const b of f.resends) await store.writeBatch(b);
+  await checkStoredEvents(store, f);
+  await store.close();
+  store = createSqliteStore({ dataDir: dir, now: () => clock, retentionDays: 3, compactEveryMs: 0 });
+  await checkStoredEvents(store, f);
+  // Compaction within the retention keeps them; past it they go, as the samples' last tier does.
+  store.compact();
+  assert.equal((await store.queryEvents({ containerId: f.ids.web, fromMs: T0, toMs: T0 + 10_000, limit: 100 })).length, 5);
+  clock = T0 + 3 * DAY + 60_000;
+  store.compact();
+  assert.deepEqual(await store.queryEvents({ host: f.host, fromMs: T0, toMs: T0 + 10_000, limit: 100 }), []);
   await store.close();
 });
 

@@ -9,6 +9,11 @@ import { createSqliteStore } from '../../src/infrastructure/sqlite/store.js';
 import { isAppError } from '../../src/application/errors.js';
 import { aggregate, CONTAINER_METRICS, containerValues } from '../../src/domain/rollup.js';
 import { containerIds, makeBatch } from '../helpers/storage-batches.js';
+import { eventFixture } from '../helpers/store-events-contract.js';
+import { pino } from 'pino';
+import { buildApp } from '../../src/infrastructure/http/app.js';
+import { createMemoryBus } from '../../src/infrastructure/memory/bus.js';
+import { createMemoryLatestStore } from '../../src/infrastructure/memory/latest-store.js';
 
 test('history routes: series per step from a real embedded store, 400s naming the parameter', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dw-storage-routes-'));
@@ -68,7 +73,61 @@ test('history routes: series per step from a real embedded store, 400s naming th
       assert.equal(r.json().field, field, url);
       assert.match(r.json().message, new RegExp(field), url);
     }
-    assert.deepEqual(roles, ['/api/metrics viewer', '/api/hosts/:id/metrics viewer']);
+    assert.deepEqual(roles, ['/api/metrics viewer', '/api/hosts/:id/metrics viewer', '/api/containers/:id/events viewer', '/api/hosts/:id/events viewer']);
+  } finally {
+    await app.close();
+    await store.close();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('event routes: stored lifecycle events of a container or a host, on the real app; bad input -> 400 naming the field', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'dw-event-routes-'));
+  const T0 = Date.parse('2026-11-22T04:00:00Z');
+  const NOW = T0 + 3_600_000;
+  const store = createSqliteStore({ dataDir: dir, now: () => NOW, compactEveryMs: 0 });
+  const f = eventFixture('rt', T0);
+  for (const b of [...f.batches, ...f.resends]) await store.writeBatch(b);
+  const app = await buildApp({
+    logger: pino({ level: 'silent' }), latest: createMemoryLatestStore(), bus: createMemoryBus(),
+    health: () => ({ status: 'ok', components: {} }), webDir: path.resolve('web'),
+    chartJsFile: path.resolve('node_modules/chart.js/dist/chart.umd.js'), compileFilter: () => () => true,
+    plugins: [async (a) => historyRoutes(a, { store, now: () => NOW })],
+  });
+  try {
+    const range = `from=${T0}&to=${new Date(T0 + 10_000).toISOString()}`;
+    const web = await app.inject({ url: `/api/containers/${f.ids.web}/events?${range}` });
+    assert.equal(web.statusCode, 200);
+    assert.deepEqual(web.json().events.map((e: { action: string; exit_code: number }) => `${e.action}:${e.exit_code}`),
+      ['start:0', 'oom:0', 'die:137', 'start:0', 'restart:0']);
+    assert.deepEqual(Object.keys(web.json().events[0]).sort(), ['action', 'container_id', 'container_name', 'exit_code', 'health', 'host', 'ts']);
+    assert.equal(web.json().events[0].ts, T0 + 100);
+    assert.equal(web.json().events[0].container_name, 'web "a", b=c');
+    assert.equal(web.json().truncated, false);
+    const some = await app.inject({ url: `/api/containers/${f.ids.web}/events?${range}&action=oom,restart&limit=1` });
+    assert.deepEqual(some.json().events.map((e: { action: string }) => e.action), ['oom']);
+    assert.equal(some.json().truncated, true, 'more in the range than the limit');
+    // Default range: the hour before now (the fixture's events are at its start).
+    assert.equal((await app.inject({ url: `/api/containers/${f.ids.web}/events` })).json().events.length, 5);
+    const host = await app.inject({ url: `/api/hosts/${f.agentId}/events?${range}&action=die` });
+    assert.deepEqual(host.json().events.map((e: { container_id: string }) => e.container_id), [f.ids.web, f.ids.db]);
+
+    const bad: Array<[string, string]> = [
+      [`/api/containers/${f.ids.web}/events?from=yesterday`, 'from'],
+      [`/api/containers/${f.ids.web}/events?to=soon`, 'to'],
+      [`/api/containers/${f.ids.web}/events?from=-1h&to=-2h`, 'from'],
+      [`/api/containers/${f.ids.web}/events?action=OOM;drop`, 'action'],
+      [`/api/containers/${f.ids.web}/events?limit=0`, 'limit'],
+      [`/api/containers/${f.ids.web}/events?limit=many`, 'limit'],
+      ['/api/containers/nope/events', 'id'],
+      ['/api/hosts/nohost/events', 'id'],
+    ];
+    for (const [url, field] of bad) {
+      const r = await app.inject({ url });
+      assert.equal(r.statusCode, 400, url);
+      assert.equal(r.json().field, field, url);
+      assert.match(r.json().message, new RegExp(field), url);
+    }
   } finally {
     await app.close();
     await store.close();

@@ -28,7 +28,7 @@ function toPoints(series: InfluxQlSeries[], metrics: readonly MetricDef<string>[
 }
 
 // The id may be the hostname or the agent id.
-const hostWhere = (hostId: string): string => `(${ident('host')} = ${q(hostId)} OR ${ident('agent_id')} = ${q(hostId)})`;
+export const hostWhere = (hostId: string): string => `(${ident('host')} = ${q(hostId)} OR ${ident('agent_id')} = ${q(hostId)})`;
 
 export function createInfluxReads(o: {
   ready(): Promise<unknown>;

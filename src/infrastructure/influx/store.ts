@@ -19,10 +19,12 @@ import { encodedCodec, type EncodedWrite } from './records.js';
 import { createCoalescingWriter, createPostBodies } from './writer.js';
 import { createStreamRollups } from './rollups.js';
 import { createInfluxReads } from './queries.js';
+import { createEventReads, withEventLines } from './events.js';
 
 // The adapter's parts: http.ts (errors, InfluxQL, the v1 request), records.ts (encoded writes and
 // their spool records), writer.ts (write paths and coalescing), rollups.ts (1-minute rollups from
-// the stream and their backfill), queries.ts (reads). This file puts them together.
+// the stream and their backfill), queries.ts (reads), events.ts (container events: their lines and
+// reads). This file puts them together.
 export { httpError, isLegacyVersion } from './http.js';
 export { rollupStatement } from './rollups.js';
 export type { BackfillKey, EncodedWrite } from './records.js';
@@ -188,9 +190,9 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
 
   // ---------- encoded writes ----------
   // A batch is encoded once; the bytes are what the resilient store spools and what is sent.
-  /** The batch's raw lines only (also how a record of an older version is re-encoded). */
+  /** The batch's raw lines only, samples and events (also how a record of an older version is re-encoded). */
   function encodeLines(batch: MetricBatch): EncodedWrite {
-    const { body, count } = batchToBuffer(batch);
+    const { body, count } = withEventLines(batchToBuffer(batch), batch);
     let minTs = batch.host?.timestampMs ?? Infinity;
     for (const c of batch.containers) {
       if (c.timestampMs < minTs) minTs = c.timestampMs;
@@ -227,6 +229,7 @@ export function createInfluxStore(opts: InfluxStoreOptions): InfluxStore {
     encodedCodec: encodedCodec(encodeLines, encodeAlert),
     writeBatch: (batch) => writeEncoded(encodeBatch(batch)),
     ...createInfluxReads({ ready, influxql: (query) => influxql(query), rollupsOn, knownContainers, knownHosts }),
+    queryEvents: createEventReads({ ready, influxql: (query) => influxql(query) }),
     knowsContainer,
     knowsHost,
     writeAlertEvent: (evt: AlertEvent) => writeEncoded(encodeAlert(evt)),

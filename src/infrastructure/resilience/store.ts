@@ -171,6 +171,7 @@ export async function createResilientStore<E>(inner: MetricsStore & EncodedWrite
     hasContainer: (id) => (inner.knowsContainer(id) ? Promise.resolve(true) : read(() => inner.hasContainer(id))),
     hasHost: (id) => (inner.knowsHost(id) ? Promise.resolve(true) : read(() => inner.hasHost(id))),
     queryAlerts: (q) => read(() => inner.queryAlerts(q)),
+    queryEvents: (q) => read(() => inner.queryEvents(q)),
     async health(): Promise<StoreHealth> {
       const s = spool.stats();
       let innerHealth: StoreHealth | undefined;

@@ -6,7 +6,9 @@
 //   RETENTION_DAYS. compact() builds rollups for finished buckets up to a watermark and purges
 //   old rows; queries read a rollup tier below its watermark and raw rows above it, so the
 //   newest minutes are never missing from a long chart.
-// - Idempotent writes: primary key (series, ts) with INSERT OR REPLACE.
+// - Idempotent writes: primary key (series, ts) with INSERT OR REPLACE; container events keyed by
+//   (container, ts, action), so a resent batch adds no event twice. Events are kept as long as
+//   the longest tier (RETENTION_DAYS).
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Statement } from 'node-sqlite3-wasm';
@@ -16,7 +18,8 @@ import {
   type MetricDef, type SeriesPoint, type Tier,
 } from '../../domain/rollup.js';
 import type {
-  AlertEvent, AlertQuery, ContainerRangeQuery, HostRangeQuery, LatestPoint, MetricsStore, StoreHealth,
+  AlertEvent, AlertQuery, ContainerRangeQuery, EventQuery, HostRangeQuery, LatestPoint, MetricsStore, StoreHealth,
+  StoredContainerEvent,
 } from '../../application/store-ports.js';
 import type { Logger, SequenceLedger } from '../../application/ports.js';
 import { AppError } from '../../application/errors.js';
@@ -80,6 +83,11 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     'CREATE INDEX IF NOT EXISTS hosts_agent ON hosts (agent_id)',
     'CREATE TABLE IF NOT EXISTS alerts (id TEXT NOT NULL, state TEXT NOT NULL, ts INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (id, state, ts))',
     'CREATE INDEX IF NOT EXISTS alerts_ts ON alerts (ts)',
+    `CREATE TABLE IF NOT EXISTS container_events (container_id TEXT NOT NULL, ts INTEGER NOT NULL, action TEXT NOT NULL,
+      host TEXT NOT NULL, container_name TEXT NOT NULL, exit_code INTEGER NOT NULL, health TEXT NOT NULL,
+      PRIMARY KEY (container_id, ts, action)) WITHOUT ROWID`,
+    'CREATE INDEX IF NOT EXISTS container_events_host ON container_events (host, ts)',
+    'CREATE INDEX IF NOT EXISTS container_events_ts ON container_events (ts)',
     'CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER)',
     'CREATE TABLE IF NOT EXISTS ledger (agent_id TEXT PRIMARY KEY, seq INTEGER NOT NULL)',
   ].join(';\n'));
@@ -93,6 +101,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
       name = excluded.name, image = excluded.image, host = excluded.host, last_seen = max(last_seen, excluded.last_seen)`),
     hostMeta: db.prepare(`INSERT INTO hosts VALUES (?, ?, ?) ON CONFLICT(host) DO UPDATE SET
       agent_id = excluded.agent_id, last_seen = max(last_seen, excluded.last_seen)`),
+    event: db.prepare('INSERT OR IGNORE INTO container_events VALUES (?, ?, ?, ?, ?, ?, ?)'),
     getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
     setMeta: db.prepare('INSERT OR REPLACE INTO meta VALUES (?, ?)'),
   };
@@ -158,7 +167,27 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
         lowerWatermarks(HOST, batch.host.timestampMs);
       }
       if (minC !== Infinity) lowerWatermarks(CONTAINER, minC);
+      for (const e of batch.events) {
+        stmts.event.run([e.containerId, e.timestampMs, e.action, batch.hostname, e.containerName, e.exitCode, e.health]);
+      }
     }
+  }
+
+  function queryEvents(q: EventQuery): StoredContainerEvent[] {
+    // A host by its hostname or its agent's id, as queryHost takes it.
+    const byContainer = q.containerId !== undefined;
+    const where = [byContainer ? 'container_id = ?' : '(host = ? OR host IN (SELECT host FROM hosts WHERE agent_id = ?))', 'ts >= ?', 'ts <= ?'];
+    const args: Array<string | number> = [...(byContainer ? [q.containerId!] : [q.host ?? '', q.host ?? '']), q.fromMs, q.toMs];
+    if (q.actions) {
+      where.push(`action IN (${q.actions.map(() => '?').join(', ') || 'NULL'})`);
+      args.push(...q.actions);
+    }
+    const rows = db.all(`SELECT * FROM container_events WHERE ${where.join(' AND ')} ORDER BY ts, action LIMIT ?`,
+      [...args, q.limit]) as Record<string, unknown>[];
+    return rows.map((r) => ({
+      host: String(r.host), containerId: String(r.container_id), containerName: String(r.container_name),
+      action: String(r.action), timestampMs: num(r.ts), exitCode: num(r.exit_code), health: String(r.health),
+    }));
   }
 
   function rollupSql(s: Series, t: Tier): string {
@@ -189,6 +218,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
         for (const t of tiers) db.run(`DELETE FROM ${tableOf(s, t)} WHERE ts < ?`, [t0 - t.keepMs]);
       }
       db.run('DELETE FROM alerts WHERE ts < ?', [t0 - tenMinuteTier.keepMs]);
+      db.run('DELETE FROM container_events WHERE ts < ?', [t0 - tenMinuteTier.keepMs]);
       db.run('DELETE FROM containers WHERE last_seen < ?', [t0 - tenMinuteTier.keepMs]);
     });
   }
@@ -269,6 +299,7 @@ export function createSqliteStore(opts: SqliteStoreOptions): SqliteStore {
     }),
     hasContainer: (id) => wrap(() => db.get('SELECT 1 AS x FROM containers WHERE id = ?', [id]) !== null),
     hasHost: (id) => wrap(() => db.get('SELECT 1 AS x FROM hosts WHERE host = ? OR agent_id = ?', [id, id]) !== null),
+    queryEvents: (q: EventQuery) => wrap(() => queryEvents(q)),
     writeAlertEvent: (evt: AlertEvent) => wrap(() => {
       db.run('INSERT OR REPLACE INTO alerts VALUES (?, ?, ?, ?)', [evt.id, evt.state, evt.timestampMs, JSON.stringify(evt)]);
     }),
