@@ -8,6 +8,7 @@ import { readFileSync, readdirSync, writeFileSync, mkdtempSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parse } from '@cdktf/hcl2json';
+import { formatHclLayout, layoutDifference, mangleHclLayout } from '../helpers/hcl-layout.js';
 
 type Any = any;
 const root = path.resolve(import.meta.dirname, '../../terraform');
@@ -55,15 +56,76 @@ function refs(all: string[], re: RegExp): Set<string> {
   return out;
 }
 
-test('terraform fmt -check -recursive passes', () => {
+function tfFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = path.join(dir, e.name);
+    return e.isDirectory() ? tfFiles(p) : e.name.endsWith('.tf') ? [p] : [];
+  }).sort();
+}
+
+/** terraform where it is installed (CI's machine has it in /usr/local/bin; Debian and npm do not package it). */
+function terraformBinary(): { run: (args: string[], input?: string) => string } | null {
+  if (spawnSync('sh', ['-c', 'command -v terraform'], { encoding: 'utf8' }).status !== 0) return null;
   const rc = path.join(mkdtempSync(path.join(os.tmpdir(), 'dockwatch-tf-')), 'empty.tfrc');
   writeFileSync(rc, '');
-  // terraform is part of this machine kind (/usr/local/bin); neither Debian nor npm packages it,
-  // so a machine without it cannot run this check: say so plainly instead of ENOENT.
-  const which = spawnSync('sh', ['-c', 'command -v terraform'], { encoding: 'utf8' });
-  assert.equal(which.status, 0, 'terraform is not installed: this check needs the terraform binary (not packaged by Debian or npm; install Terraform >= 1.5)');
+  return {
+    run: (args, input) => execFileSync('terraform', args, {
+      env: { ...process.env, TF_CLI_CONFIG_FILE: rc }, input, encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'],
+    }),
+  };
+}
+
+// Issue 13, item 5: a fresh machine has no terraform binary, so the layout is checked by our own
+// rules everywhere, and by terraform fmt itself where the binary exists; the test says which ran.
+test('terraform/ is formatted: the layout rules of terraform fmt everywhere, terraform fmt -check where installed', (t) => {
+  for (const f of tfFiles(root)) {
+    const diff = layoutDifference(readFileSync(f, 'utf8'));
+    assert.equal(diff, null, `${path.relative(root, f)} is not laid out as terraform fmt would: ${JSON.stringify(diff)}`);
+  }
+  const tf = terraformBinary();
+  if (!tf) {
+    t.diagnostic('terraform is not installed: checked indentation, alignment of = and comments, and whitespace with test/helpers/hcl-layout.ts only (not terraform fmt\'s spacing inside a line)');
+    return;
+  }
   // Throws (non-zero exit) and lists the files when formatting differs.
-  execFileSync('terraform', ['fmt', '-check', '-recursive', root], { env: { ...process.env, TF_CLI_CONFIG_FILE: rc }, stdio: 'pipe' });
+  tf.run(['fmt', '-check', '-recursive', root]);
+  t.diagnostic(`checked with ${tf.run(['version']).split('\n')[0]} (fmt -check) and the layout rules`);
+});
+
+test('the layout rules agree with terraform fmt on mangled copies of every file (where terraform is installed)', (t) => {
+  const tf = terraformBinary();
+  if (!tf) {
+    // Nothing to compare with; the rules themselves are still exercised by the test below.
+    t.diagnostic('terraform is not installed: comparison with terraform fmt not run');
+    return;
+  }
+  for (const f of tfFiles(root)) {
+    for (const pad of [1, 5]) {
+      const mangled = mangleHclLayout(readFileSync(f, 'utf8'), pad);
+      assert.equal(formatHclLayout(mangled), tf.run(['fmt', '-'], mangled), `${path.relative(root, f)}, pad ${pad}`);
+    }
+  }
+});
+
+test('the layout check finds a bad indent, a misaligned = or comment, and trailing spaces', () => {
+  const good = readFileSync(path.join(root, 'ecs.tf'), 'utf8');
+  assert.equal(layoutDifference(good), null);
+  assert.equal(formatHclLayout(mangleHclLayout(good, 3)), good, 'rebuilds the file from a mangled copy');
+  const cases: Array<[string, string]> = [
+    ['  name = local.name', '    name = local.name'],
+    ['    name  = "containerInsights"', '    name = "containerInsights"'],
+    ['  server_tls             = false             # plaintext', '  server_tls             = false  # plaintext'],
+    ['  aws_region             = var.aws_region', '  aws_region             = var.aws_region '],
+  ];
+  for (const [from, to] of cases) {
+    assert.ok(good.includes(from), from);
+    const bad = good.replace(from, to);
+    const diff = layoutDifference(bad);
+    assert.ok(diff, `not found: ${JSON.stringify(to)}`);
+    assert.ok(diff.actual.startsWith(to), `${diff.actual} starts with ${to}`);
+  }
+  assert.ok(layoutDifference(`${good}\n`), 'two final newlines');
+  assert.throws(() => layoutDifference('x = <<EOT\nhi\nEOT\n'), /heredocs/);
 });
 
 for (const [label, dir] of [['root', root], ['agent sidecar module', moduleDir]] as const) {
