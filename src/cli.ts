@@ -88,7 +88,8 @@ async function runDaemon(mode: 'agent' | 'server' | 'all'): Promise<number> {
         agentCfg = { ...agentCfg, serverAddr: `${grpcHost.includes(':') ? `[${grpcHost}]` : grpcHost}:${server.grpcPort}`, agentToken: serverCfg.auth.agentToken };
       }
       const { startAgent } = await import('./agent/main.js');
-      agent = await startAgent(agentCfg, mode === 'all' ? log.child({ program: 'agent' }) : log);
+      // Its own logger, not a child: a child's binding would repeat the "program" key (pino does not merge).
+      agent = await startAgent(agentCfg, mode === 'all' ? createLogger(agentCfg.logLevel, 'dockwatch-agent') : log);
     }
   } catch (err) {
     await agent?.stop().catch(() => undefined);

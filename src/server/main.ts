@@ -232,7 +232,7 @@ export async function startServer(cfg: ServerConfig, log: PinoLogger, opts: { se
   let commander: AgentCommander;
   if (redis) {
     const relaySub = createRedisClient(cfg.alerts.redisUrl!, { log: log.child({ component: 'redis' }), name: `${serverId}-commands`, subscriber: true });
-    const relay = createRedisCommander({ pub: redis, sub: relaySub, replicaId: serverId, local: sendLocal, log: log.child({ component: 'commands' }) });
+    const relay = createRedisCommander({ pub: redis, sub: relaySub, replicaId: serverId, local: sendLocal, log });
     commander = relay;
     cleanups.push(() => relay.close());
   } else {

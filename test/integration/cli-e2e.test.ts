@@ -10,6 +10,7 @@ import WebSocket from 'ws';
 import { requireEnv } from '../helpers/env.js';
 import { freePort, runCli, tempDir, type RunningCli } from '../helpers/cli-process.js';
 import { waitFor } from '../helpers/wait.js';
+import { repeatedKeys } from '../helpers/json-keys.js';
 
 const exec = promisify(execFile);
 const DOCKER_HOST = requireEnv('TEST_DOCKER_HOST');
@@ -99,6 +100,13 @@ test('a busy container reads about 50% CPU through the whole pipeline (--cpus 0.
   // The quota caps it at 50%; a loaded 2-core test machine can starve it a little below.
   assert.ok(median > 30 && median <= 56, `median CPU ${median}% from ${readings.join(', ')}`);
   await docker('rm', '-f', id);
+});
+
+test('every JSON log line of `all` (server and agent) carries each key once', () => {
+  const lines = cli.output().split('\n').filter((l) => l.startsWith('{'));
+  const programs = new Set(lines.map((l) => (JSON.parse(l) as { program?: string }).program));
+  assert.ok(programs.has('dockwatch-all') && programs.has('dockwatch-agent'), `lines of both parts: ${[...programs].join(', ')}`);
+  for (const l of lines) assert.deepEqual(repeatedKeys(l), [], l);
 });
 
 test('SIGTERM shuts down gracefully with exit code 0', async () => {
