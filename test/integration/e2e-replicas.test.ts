@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import WebSocket from 'ws';
 import { requireEnv } from '../helpers/env.js';
 import { freePort, runCli, tempDir, type RunningCli } from '../helpers/cli-process.js';
+import { repeatedKeys } from '../helpers/json-keys.js';
 import { waitFor } from '../helpers/wait.js';
 
 const exec = promisify(execFile);
@@ -107,4 +108,8 @@ test('two replicas sharing Redis send one firing and one resolved notification; 
 
   const health = (await (await fetch(`http://127.0.0.1:${ports.b}/health`)).json()) as { components: { redis: { status: string } } };
   assert.equal(health.components.redis.status, 'ok');
+  // With Redis every replica-side component logs (bus, relay, alert stream): each key once per line.
+  for (const l of [a, b, agent].flatMap((p) => p.output().split('\n')).filter((x) => x.startsWith('{'))) {
+    assert.deepEqual(repeatedKeys(l), [], l);
+  }
 });
