@@ -19,7 +19,8 @@
 // image into it, and tears it down at the end (BENCH_DOCKERD=shared uses DOCKER_HOST instead).
 // Settings: BENCH_CONTAINERS (default "10,50,100"), BENCH_WINDOW_S (30), BENCH_AGENT_RUN_S (300), BENCH_INTERVAL_MS (1000),
 // BENCH_DOCKERD (private|shared), BENCH_NODE_FLAGS (flags for the measured process, default none),
-// BENCH_MODES ("real-agent,real-agent-v8-defaults,cgroup,cgroup-sync,engine-api,bare-sync"), DOCKER_HOST / TEST_DOCKER_HOST, TEST_DOCKER_IMAGE.
+// BENCH_MODES ("real-agent,real-agent-v8-defaults,cgroup,cgroup-sync,engine-api,bare-sync,docker-stats"; docker-stats is the
+// docker CLI's own live view, `docker stats` streaming every container: the comparison issue 13 asks for), DOCKER_HOST / TEST_DOCKER_HOST, TEST_DOCKER_IMAGE.
 // Run alone: node --import tsx bench/agent-cost.ts
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, symlinkSync, copyFileSync } from 'node:fs';
@@ -35,7 +36,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const CLK_TCK = 100;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
-export type AgentCostMode = 'real-agent' | 'real-agent-v8-defaults' | 'cgroup' | 'cgroup-sync' | 'engine-api' | 'bare-sync';
+export type AgentCostMode = 'real-agent' | 'real-agent-v8-defaults' | 'cgroup' | 'cgroup-sync' | 'engine-api' | 'bare-sync' | 'docker-stats';
 
 export interface AgentCostOptions {
   containers?: number[];
@@ -450,6 +451,25 @@ async function measureRealAgent(server: RealServer, dockerHost: string, n: numbe
   return { agentPct, daemonsPct, rssKb: endKb, hwmKb: peakKb, real, containersSeen: seen, n };
 }
 
+/** `docker stats` as a user runs it (a live view of every running container): the CLI's CPU and the daemons'. */
+async function measureDockerStats(dockerHost: string, warmupS: number, windowS: number, daemons: () => number[]) {
+  const child = spawn('docker', ['stats', '--format', '{{.ID}} {{.CPUPerc}} {{.MemUsage}}'], {
+    env: { ...process.env, DOCKER_HOST: dockerHost }, stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const ids = new Set<string>();
+  child.stdout!.on('data', (d: Buffer) => {
+    // Not a terminal: each refresh is a clear-screen sequence and one line per container.
+    for (const m of d.toString().matchAll(/([0-9a-f]{12}) \d/g)) ids.add(m[1]!);
+  });
+  await sleep(warmupS * 1000);
+  const pid = child.pid!;
+  const [cliPct, daemonsPct, machinePct] = await Promise.all([measureWindow(() => [pid], windowS), measureWindow(daemons, windowS), measureMachine(windowS)]);
+  const rssKb = procKb(pid, 'VmRSS');
+  const hwmKb = procKb(pid, 'VmHWM');
+  child.kill('SIGTERM');
+  return { cliPct, daemonsPct, machinePct, rssKb, hwmKb, containersSeen: ids.size };
+}
+
 // ---------- the measured loop ----------
 
 function startChild(mode: AgentCostMode, intervalMs: number, concurrency: number, env: NodeJS.ProcessEnv, nodeFlags: string[]): Promise<ChildProcess> {
@@ -506,7 +526,7 @@ export async function runAgentCost(opts: AgentCostOptions = {}): Promise<AgentCo
   const agentRunS = opts.agentRunS ?? Number(env.BENCH_AGENT_RUN_S ?? 300);
   const intervalMs = opts.intervalMs ?? Number(env.BENCH_INTERVAL_MS ?? 1000);
   const warmupS = opts.warmupS ?? 5;
-  const modes = opts.modes ?? ((env.BENCH_MODES ?? 'real-agent,real-agent-v8-defaults,cgroup,cgroup-sync,engine-api,bare-sync').split(',') as AgentCostMode[]);
+  const modes = opts.modes ?? ((env.BENCH_MODES ?? 'real-agent,real-agent-v8-defaults,cgroup,cgroup-sync,engine-api,bare-sync,docker-stats').split(',') as AgentCostMode[]);
   const print = opts.print ?? true;
   const nodeFlags = opts.nodeFlags ?? (env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const log = (s: string) => print && process.stderr.write(`[agent-cost] ${s}\n`);
@@ -558,6 +578,18 @@ export async function runAgentCost(opts: AgentCostOptions = {}): Promise<AgentCo
             mode, agentCpuPct: round2(r.agentPct), agentRssMb: round1(r.rssKb / 1024), agentPeakRssMb: round1(r.hwmKb / 1024),
             daemonsCpuPct: round2(r.daemonsPct), daemonsAboveBaselinePct: round2(above), totalAboveBaselinePct: round2(r.agentPct + above),
             rounds: 0, skippedRounds: 0, containersSeen: r.containersSeen, meanRoundMs: 0, p95RoundMs: 0, machineCpuPct: r.real.machineCpuPct, real: r.real,
+          });
+          await sleep(2000);
+          continue;
+        }
+        if (mode === 'docker-stats') {
+          log(`docker-stats: docker stats (streaming, every container), window ${windowS}s`);
+          const r = await measureDockerStats(dockerHost, warmupS, windowS, daemons);
+          const above = r.daemonsPct - baseline;
+          runResult.modes.push({
+            mode, agentCpuPct: round2(r.cliPct), agentRssMb: round1(r.rssKb / 1024), agentPeakRssMb: round1(r.hwmKb / 1024),
+            daemonsCpuPct: round2(r.daemonsPct), daemonsAboveBaselinePct: round2(above), totalAboveBaselinePct: round2(r.cliPct + above),
+            rounds: 0, skippedRounds: 0, containersSeen: r.containersSeen, meanRoundMs: 0, p95RoundMs: 0, machineCpuPct: round1(r.machinePct),
           });
           await sleep(2000);
           continue;
