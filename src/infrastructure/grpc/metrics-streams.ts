@@ -35,6 +35,19 @@ export interface AgentStream {
   commands: boolean;
 }
 
+/**
+ * A paused call buffers at most one received message. grpc-js's server call is an object-mode
+ * Readable with Node's default highWaterMark of 16: pause() only stops 'data' events, the
+ * Readable went on pulling up to 16 batches per stream into memory. At 1,000 agents those
+ * batches of streams paused by flow control were most of the server's RSS (BENCHMARKS.md §4);
+ * with one, what a paused agent has sent waits in its HTTP/2 stream window (64 KiB, Node's
+ * default; grpc-js has no server option for it) and then in the agent's own queue.
+ */
+function holdOneMessage(call: grpc.ServerDuplexStream<unknown, unknown>): void {
+  const state = (call as unknown as { _readableState?: { highWaterMark?: number } })._readableState;
+  if (state && typeof state.highWaterMark === 'number') state.highWaterMark = 1;
+}
+
 /** Whether StreamMetrics call metadata lists the commands capability (comma-separated values). */
 function announcesCommands(md: grpc.Metadata): boolean {
   for (const v of md.get(CAPABILITIES_HEADER)) {
@@ -54,6 +67,8 @@ export interface AgentStreams {
   counters: StreamCounters;
   updateFlow(s: AgentStream): void;
   inFlightSamples(): number;
+  /** Messages received and not yet handed to the handler, over all streams (at most one each, see holdOneMessage). */
+  bufferedMessages(): number;
   /** The in-flight budget has been full for two checks in a row (the store is slower than the agents). */
   saturated(): boolean;
   stop(): void;
@@ -188,6 +203,7 @@ export function createAgentStreams(deps: {
       endWithError(call, new AppError('UNAVAILABLE', 'server shutting down'));
       return;
     }
+    holdOneMessage(call);
     const authorized = Promise.resolve().then(() => deps.authorize?.(call.metadata, 'StreamMetrics'));
     const s: AgentStream = {
       call, chain: Promise.resolve(), done: false, pending: 0, pendingSamples: 0, paused: false, peer: call.getPeer(),
@@ -237,6 +253,7 @@ export function createAgentStreams(deps: {
     counters,
     updateFlow,
     inFlightSamples: () => inFlightSamples,
+    bufferedMessages: () => { let n = 0; for (const s of streams) n += s.call.readableLength; return n; },
     saturated: () => saturated,
     stop: () => clearInterval(saturationTimer),
     commandTarget(agentId) {

@@ -77,6 +77,8 @@ export interface GrpcServerStats {
   overloadPauses: number;
   /** Samples received and not yet acked, now. */
   inFlightSamples: number;
+  /** Batches received from the network that wait, undecoded, for their stream to be read again. */
+  bufferedBatches: number;
   /** The in-flight budget stayed full: the store is slower than the agents (logged as "ingest saturated"). */
   saturated: boolean;
   subscriberMessages: number;
@@ -216,6 +218,7 @@ export function createGrpcServer(deps: GrpcServerDeps): GrpcServer {
         readPauses: counters.readPauses,
         overloadPauses: counters.overloadPauses,
         inFlightSamples: agents.inFlightSamples(),
+        bufferedBatches: agents.bufferedMessages(),
         saturated: agents.saturated(),
         subscriberMessages: sub.subscriberMessages,
         subscriberDropped: sub.subscriberDropped,
