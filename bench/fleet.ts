@@ -23,12 +23,18 @@ export interface FleetPhase {
   ackedSamplesPerSec: number;
   p50Ms: number; p95Ms: number; p99Ms: number;
   serverRssMaxMb: number; serverCpuPercent: number; machineCpuPercent: number; influxdCpuPercent?: number;
+  /** The simulated agents' processes together (% of one core): they share the cores with the server. */
+  generatorCpuPercent: number;
   /** Batches acked per agent over the window: the slowest, the mean, and slowest / mean. */
   slowestAgentAcked: number; meanAgentAcked: number; slowestVsMean: number;
   /** Batches sent in the window and not acked by its end. */
   backlog: number;
   /** Container samples acked over the whole phase, and what InfluxDB holds once the spool drained. */
   ackedSamples: number; storedSamples?: number; spoolDrainedAfterMs?: number;
+  /** Records acked (fsynced in the spool) but not yet in InfluxDB when the window ended: how far "stored" lags "acked". */
+  spoolRecordsAtWindowEnd?: number; spoolMbAtWindowEnd?: number;
+  /** SPOOL_MAX_LAG_BYTES of the phase in MiB, when not the default 256: how far InfluxDB may fall behind the acks. */
+  spoolMaxLagMb?: number;
 }
 
 export interface FleetResult { machine: Record<string, string | number>; influxCeilingPointsPerSec: number; phases: FleetPhase[] }
@@ -49,10 +55,11 @@ function phaseOf(store: 'influx' | 'sqlite', agents: number, perBatch: number, r
   return {
     store, agents, offeredSamplesPerSec: agents * perBatch, ackedSamplesPerSec: r.containerSamplesPerSec,
     p50Ms: r.p50Ms, p95Ms: r.p95Ms, p99Ms: r.p99Ms,
-    serverRssMaxMb: r.serverRssMaxMb, serverCpuPercent: r.serverCpuPercent, machineCpuPercent: r.machineCpuPercent,
+    serverRssMaxMb: r.serverRssMaxMb, serverCpuPercent: r.serverCpuPercent, machineCpuPercent: r.machineCpuPercent, generatorCpuPercent: r.generatorCpuPercent,
     ...(r.watchedCpuPercent.influxd !== undefined ? { influxdCpuPercent: r.watchedCpuPercent.influxd } : {}),
     slowestAgentAcked: min, meanAgentAcked: round(mean), slowestVsMean: round(min / Math.max(1e-9, mean), 3),
     backlog: r.backlog, ackedSamples: r.ackedBatchesAll * perBatch,
+    ...(r.store ? { spoolRecordsAtWindowEnd: r.store.spoolRecordsEnd, spoolMbAtWindowEnd: r.store.spoolMbEnd } : {}),
   };
 }
 
@@ -71,15 +78,19 @@ export async function runFleet(opts: { seconds?: number; warmupSeconds?: number;
     const ceil = await ceiling(url, 8);
     print(`fleet: InfluxDB ceiling (same run, 4 writers x 5,000-point pre-built requests): ${ceil} points/s`);
     const phases: FleetPhase[] = [];
-    const run = async (store: 'influx' | 'sqlite', agents: number): Promise<void> => {
+    const run = async (store: 'influx' | 'sqlite', agents: number, maxLagMb?: number): Promise<void> => {
       await sleep(3000); // let influxd finish the previous phase's compactions
       const bucket = `bench_fleet_${store}_${agents}_${Date.now()}`;
-      const srv = await startServer({ store, url, bucket, dataDir: path.join(tmp, `${store}-${agents}`) });
+      const srv = await startServer({
+        store, url, bucket, dataDir: path.join(tmp, `${store}-${agents}-${maxLagMb ?? 'd'}`),
+        ...(maxLagMb ? { resilient: { maxLagBytes: maxLagMb * 1024 * 1024 } } : {}),
+      });
       try {
         const r = await grpcRun(srv.port, srv.child.pid!, {
           agents, perBatch, seconds, warmupMs, window: 2, batchesPerSec: agents, watch: { influxd: influxd.pid() }, stats: srv.stats,
         }, agents >= 500 ? 4 : 2);
         const p = phaseOf(store, agents, perBatch, r);
+        if (maxLagMb) p.spoolMaxLagMb = maxLagMb;
         if (store === 'influx') {
           // Acked means durable in the spool: wait for the spool to reach InfluxDB, then count.
           const t0 = Date.now();
@@ -94,8 +105,15 @@ export async function runFleet(opts: { seconds?: number; warmupSeconds?: number;
         await fetch(`${url}/query?q=${encodeURIComponent(`DROP DATABASE "${bucket}"`)}`, { method: 'POST' }).catch(() => undefined);
       }
     };
-    for (const n of opts.agents ?? [40, 500, 1000]) await run('influx', n);
-    await run('sqlite', opts.sqliteAgents ?? 500);
+    // BENCH_FLEET_AGENTS=500 (comma-separated) and BENCH_FLEET_SQLITE=0 narrow a run to what is being worked on.
+    const agentsEnv = process.env.BENCH_FLEET_AGENTS?.split(',').map(Number).filter((n) => n > 0);
+    for (const n of opts.agents ?? agentsEnv ?? [40, 500, 1000]) await run('influx', n);
+    // The same 500 agents with InfluxDB allowed to lag the acks by 16 MiB of spool (about a second
+    // of this load) instead of 256: acked and stored stay close, and the acks carry InfluxDB's pace.
+    const lagMb = Number(process.env.BENCH_FLEET_LAG_MB ?? 16);
+    if (lagMb > 0 && (opts.agents ?? agentsEnv ?? [500]).includes(500)) await run('influx', 500, lagMb);
+    const sqliteAgents = opts.sqliteAgents ?? Number(process.env.BENCH_FLEET_SQLITE ?? 500);
+    if (sqliteAgents > 0) await run('sqlite', sqliteAgents);
     printFleet({ machine, influxCeilingPointsPerSec: ceil, phases }, print);
     return { machine, influxCeilingPointsPerSec: ceil, phases };
   } finally {
@@ -110,7 +128,7 @@ export function printFleet(r: FleetResult, print: (l: string) => void = console.
   print('| store | agents | offered samples/s | acked samples/s | p50 / p95 / p99 ack ms | server RSS MB | server CPU % | slowest agent / mean | backlog | acked samples | stored samples |');
   print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const p of r.phases) {
-    print(`| ${p.store} | ${p.agents} | ${p.offeredSamplesPerSec} | ${p.ackedSamplesPerSec} | ${p.p50Ms} / ${p.p95Ms} / ${p.p99Ms} | ${p.serverRssMaxMb} | ${p.serverCpuPercent} | ${p.slowestVsMean} | ${p.backlog} | ${p.ackedSamples} | ${p.storedSamples ?? 'n/a'} |`);
+    print(`| ${p.store}${p.spoolMaxLagMb ? ` (lag ${p.spoolMaxLagMb} MiB)` : ''} | ${p.agents} | ${p.offeredSamplesPerSec} | ${p.ackedSamplesPerSec} | ${p.p50Ms} / ${p.p95Ms} / ${p.p99Ms} | ${p.serverRssMaxMb} | ${p.serverCpuPercent} | ${p.slowestVsMean} | ${p.backlog} | ${p.ackedSamples} | ${p.storedSamples ?? 'n/a'} |`);
   }
 }
 

@@ -12,6 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { loadMetricsService, SERVICE_NAME } from '../src/infrastructure/grpc/proto.js';
 import { metricDataToWire, type MetricResponseWire } from '../src/infrastructure/grpc/mapping.js';
 import { containerIds, makeBatch } from '../test/helpers/storage-batches.js';
+import type { MetricBatch } from '../src/domain/types.js';
 
 export interface AgentsConfig {
   port: number; agents: number; perBatch: number; seconds: number; warmupMs: number; window: number;
@@ -20,6 +21,8 @@ export interface AgentsConfig {
   token?: string;
   /** Closed loop: pre-encode enough batches for this many batches per second in all (default 3,000). */
   maxBatchesPerSec?: number;
+  /** The first this many containers of every agent run at 95 % CPU (for an alert rule to fire on). */
+  hotContainers?: number;
 }
 
 const FIRST_SEQUENCE = 1_000_000;
@@ -32,6 +35,10 @@ function sequenceField(seq: number): Buffer {
   return Buffer.from(out);
 }
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const heat = (b: MetricBatch, hot: number): MetricBatch => {
+  for (const c of b.containers.slice(0, hot)) c.cpuPercent = 95;
+  return b;
+};
 
 async function main(o: AgentsConfig): Promise<void> {
   const svc = loadMetricsService().service.StreamMetrics!;
@@ -49,7 +56,7 @@ async function main(o: AgentsConfig): Promise<void> {
     const agentId = `bench-${o.tag}-${a}`;
     const ids = containerIds(`${o.tag}x${a}x`, o.perBatch);
     const pool = Array.from({ length: perAgent }, (_, i) =>
-      encode({ ...metricDataToWire(makeBatch(agentId, `host-${agentId}`, ids, Math.round(base + i * stepMs), i)), sequence: FIRST_SEQUENCE + i }));
+      encode({ ...metricDataToWire(heat(makeBatch(agentId, `host-${agentId}`, ids, Math.round(base + i * stepMs), i), o.hotContainers ?? 0)), sequence: FIRST_SEQUENCE + i }));
     const client = new grpc.Client(`127.0.0.1:${o.port}`, grpc.credentials.createInsecure(), {
       // One connection per agent, as real agents have.
       'grpc.use_local_subchannel_pool': 1,
@@ -98,7 +105,9 @@ async function main(o: AgentsConfig): Promise<void> {
   };
 
   let t0 = 0;
-  setTimeout(() => { measuring = true; t0 = performance.now(); }, o.warmupMs);
+  // This process's own CPU over the window: the generator shares the cores with the server.
+  let cpu0 = process.cpuUsage();
+  setTimeout(() => { measuring = true; t0 = performance.now(); cpu0 = process.cpuUsage(); }, o.warmupMs);
   let stop = false;
   if (o.batchesPerSec) {
     // Paced by elapsed time, not by timer ticks: a tick that comes late (this process short of
@@ -132,6 +141,8 @@ async function main(o: AgentsConfig): Promise<void> {
   }
   measuring = false;
   const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const cpuPercent = Math.round(((cpu.user + cpu.system) / 1e6 / secs) * 1000) / 10;
   // Unacked batches sent during the window: the server had not made them durable by its end.
   const backlog = [...sentAt.values()].filter((s) => s >= t0 - o.warmupMs).length;
   const reused = agents.reduce((a, ag) => a + ag.reused, 0);
@@ -140,7 +151,7 @@ async function main(o: AgentsConfig): Promise<void> {
   // Per agent: batches acked in the window (how evenly the server serves them) and in all.
   const ackedPerAgent = agents.map((ag) => ag.ackedInWindow);
   const ackedAll = agents.reduce((a, ag) => a + ag.ackedAll, 0);
-  process.stdout.write(`${JSON.stringify({ acked, secs, backlog, reused, failed, perAgent: ackedPerAgent, ackedAll, lat: lat.map((x) => Math.round(x * 10) / 10) })}\n`, () => process.exit(0));
+  process.stdout.write(`${JSON.stringify({ acked, secs, cpuPercent, neverAcked: agents.filter((ag) => ag.ackedAll === 0).length, backlog, reused, failed, perAgent: ackedPerAgent, ackedAll, lat: lat.map((x) => Math.round(x * 10) / 10) })}\n`, () => process.exit(0));
 }
 
 void main(JSON.parse(process.argv[2]!) as AgentsConfig);

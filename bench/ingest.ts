@@ -51,6 +51,8 @@ export type GrpcRate = Rate & {
   perAgentAcked: number[]; ackedBatchesAll: number;
   /** CPU of the watched processes (% of one core) and of the whole machine (% of one core, so 200 = both cores busy). */
   watchedCpuPercent: Record<string, number>; machineCpuPercent: number;
+  /** CPU of the load-generator processes together over the window (% of one core). */
+  generatorCpuPercent: number;
   /**
    * Points/s that reached the database over the window (acked points are durable in the
    * spool first), and the spool backlog (records not yet written) at its start and end: a
@@ -299,6 +301,8 @@ interface GrpcRunOptions {
   stats?: () => StoreStats | undefined;
   /** AGENT_TOKEN of a real server. */
   token?: string;
+  /** Containers per agent at 95 % CPU (bench/ingest-agents.ts). */
+  hotContainers?: number;
 }
 
 /** Busy and total jiffies of the whole machine (/proc/stat). */
@@ -319,12 +323,12 @@ export async function grpcRun(port: number, pid: number, o: GrpcRunOptions, proc
   let cpuStart: ReturnType<typeof setTimeout> | undefined;
   const children: ChildProcess[] = [];
   const readies: Promise<void>[] = [];
-  const outs = Promise.all(Array.from({ length: procs }, (_, k) => new Promise<{ acked: number; secs: number; backlog: number; reused: number; failed: string; lat: number[]; perAgent?: number[]; ackedAll?: number }>((resolve, reject) => {
+  const outs = Promise.all(Array.from({ length: procs }, (_, k) => new Promise<{ acked: number; secs: number; backlog: number; reused: number; failed: string; lat: number[]; perAgent?: number[]; ackedAll?: number; cpuPercent?: number }>((resolve, reject) => {
     const cfg = {
       port, agents: Math.ceil(o.agents / procs), perBatch: o.perBatch, seconds: o.seconds, warmupMs, window: o.window,
       ...(o.batchesPerSec ? { batchesPerSec: o.batchesPerSec / procs } : {}),
       ...(o.maxBatchesPerSec ? { maxBatchesPerSec: o.maxBatchesPerSec / procs } : {}), tag: `p${k}t${Date.now() % 1_000_000}`,
-      ...(o.token ? { token: o.token } : {}),
+      ...(o.token ? { token: o.token } : {}), ...(o.hotContainers ? { hotContainers: o.hotContainers } : {}),
     };
     const child = spawn(process.execPath, [...profileFlags(), '--import', 'tsx', path.join(here, 'ingest-agents.ts'), JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'inherit'] });
     children.push(child);
@@ -367,6 +371,7 @@ export async function grpcRun(port: number, pid: number, o: GrpcRunOptions, proc
     serverRssMaxMb: round(rssMax), serverCpuPercent: round(cpuPct), backlog: results.reduce((a, x) => a + x.backlog, 0),
     reusedBatches: results.reduce((a, x) => a + x.reused, 0),
     watchedCpuPercent, machineCpuPercent,
+    generatorCpuPercent: round(results.reduce((a, x) => a + (x.cpuPercent ?? 0), 0)),
     perAgentAcked: results.flatMap((x) => x.perAgent ?? []),
     ackedBatchesAll: results.reduce((a, x) => a + (x.ackedAll ?? 0), 0),
     ...(s0 && s1 ? {

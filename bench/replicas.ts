@@ -4,11 +4,16 @@
 // agents spread over them, both against the InfluxDB ceiling of the same run and with every
 // process's CPU, so what stops the scaling is measured. During the three-replica phase a probe
 // agent streams to replica C (a batch every 100 ms, stamped with the send time) and a /ws client
-// and a SubscribeToMetrics client on replica A time its samples' arrival. Bounded: every phase
-// stops by itself; loopback only.
+// and a SubscribeToMetrics client on replica A time its samples' arrival; then three replicas again
+// at a load the machine carries (15 agents at one batch a second), for the same latency without
+// CPU starvation. Every replica has WEBHOOK_URL on one stand-in and a rule that fires for one
+// container per agent (95 % CPU) in the three-replica phases: the stand-in counts the firing
+// notifications per container, which must be exactly one each across the replicas. Bounded:
+// every phase stops by itself; loopback only.
 //
 // Run alone: node --import tsx bench/replicas.ts [measured seconds]
 import fs from 'node:fs';
+import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,28 +36,72 @@ const pct = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
 
+type CrossReplica = { probes: number; grpcP50Ms: number; grpcP99Ms: number; grpcSeen: number; wsP50Ms: number; wsP99Ms: number; wsSeen: number };
+/** Firing notifications the webhook stand-in received in a phase, against the containers the rule fires for. */
+type AlertCount = { hotContainers: number; firingNotifications: number; containersNotified: number; notifiedMoreThanOnce: number };
+
 export interface ReplicaPhase {
-  replicas: number; agents: number; ackedSamplesPerSec: number; p95Ms: number;
+  replicas: number; agents: number;
+  /** saturation: closed loop, as fast as the acks allow; light: one batch a second per agent (open loop). */
+  load: 'saturation' | 'light';
+  ackedSamplesPerSec: number; p95Ms: number;
   serverCpuPercent: number[]; serverRssMaxMb: number[]; influxdCpuPercent: number; redisCpuPercent: number; machineCpuPercent: number;
+  generatorCpuPercent: number;
+  crossReplica?: CrossReplica;
+  alerts?: AlertCount;
 }
 export interface ReplicasResult {
   machine: Record<string, string | number>; influxCeilingPointsPerSec: number; phases: ReplicaPhase[]; speedup: number;
-  crossReplica: { probes: number; grpcP50Ms: number; grpcP99Ms: number; grpcSeen: number; wsP50Ms: number; wsP99Ms: number; wsSeen: number };
+  /** Under saturation (the three-replica saturation phase), and at a load the machine carries (the light phase). */
+  crossReplica: CrossReplica; crossReplicaLight?: CrossReplica;
 }
 
-export async function runReplicas(opts: { seconds?: number; agents?: number; print?: (l: string) => void } = {}): Promise<ReplicasResult> {
+/** A webhook stand-in: counts the firing notifications per container (`WEBHOOK_URL` of every replica). */
+async function startHookCounter(): Promise<{ url: string; reset(): void; count(hot: number): AlertCount; close(): void }> {
+  let firing = new Map<string, number>();
+  const srv = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => { body += d; });
+    req.on('end', () => {
+      try {
+        const m = JSON.parse(body) as { type: string; alert?: { containerId: string; ruleId: string; state: string } };
+        if (m.type === 'alert' && m.alert?.state === 'firing') firing.set(`${m.alert.ruleId}/${m.alert.containerId}`, (firing.get(`${m.alert.ruleId}/${m.alert.containerId}`) ?? 0) + 1);
+      } catch { /* not ours */ }
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+  return {
+    url: `http://127.0.0.1:${(srv.address() as { port: number }).port}/hook`,
+    reset: () => { firing = new Map(); },
+    count: (hot) => ({
+      hotContainers: hot, firingNotifications: [...firing.values()].reduce((a, b) => a + b, 0),
+      containersNotified: firing.size, notifiedMoreThanOnce: [...firing.values()].filter((n) => n > 1).length,
+    }),
+    close: () => { srv.close(); },
+  };
+}
+
+export async function runReplicas(opts: { seconds?: number; agents?: number; lightAgents?: number; print?: (l: string) => void } = {}): Promise<ReplicasResult> {
   const print = opts.print ?? ((l: string) => console.log(l));
   const seconds = opts.seconds ?? 20;
   const warmupMs = 5000;
   const agents = opts.agents ?? 60;
   const perBatch = 50;
+  const lightAgents = opts.lightAgents ?? 15;
   const influxd = await startInfluxd();
   const redis = await ownRedis();
+  const hook = await startHookCounter();
   const procs: RunningCli[] = [];
+  // One rule that fires for the hot containers (95 % CPU, see hotContainers) and nothing else.
+  const rules = path.join(tempDir('dw-bench-rep-rules-'), 'rules.yaml');
+  fs.writeFileSync(rules, 'rules:\n  - { id: cpu, threshold: 90, for: 2s }\n  - { id: cpu_spike, enabled: false }\n');
   const common = {
     HOST: '127.0.0.1', LOG_LEVEL: 'warn', REDIS_URL: redis.url, INFLUXDB_URL: influxd.url, AGENT_TOKEN: TOKEN,
     JWT_SECRET: 'bench-replicas-secret-0123456789-0123456789', ADMIN_PASSWORD: 'bench-replicas-pw',
+    WEBHOOK_URL: hook.url, ALERT_RULES_FILE: rules,
   };
+  const HOT = 1; // per agent
   const startReplicas = async (n: number, bucket: string) => {
     const rs = await Promise.all(Array.from({ length: n }, async () => ({ port: await freePort(), grpcPort: await freePort() })));
     const ps = rs.map((r) => runCli(['server'], { ...common, INFLUXDB_BUCKET: bucket, PORT: String(r.port), GRPC_PORT: String(r.grpcPort), DATA_DIR: tempDir('dw-bench-rep-') }));
@@ -71,25 +120,43 @@ export async function runReplicas(opts: { seconds?: number; agents?: number; pri
       try { const c = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8'); return c.startsWith('redis-server') && c.includes(`:${redis.port}`); } catch { return false; }
     });
     const phases: ReplicaPhase[] = [];
-    let cross: ReplicasResult['crossReplica'] = { probes: 0, grpcP50Ms: NaN, grpcP99Ms: NaN, grpcSeen: 0, wsP50Ms: NaN, wsP99Ms: NaN, wsSeen: 0 };
+    let cross: CrossReplica = { probes: 0, grpcP50Ms: NaN, grpcP99Ms: NaN, grpcSeen: 0, wsP50Ms: NaN, wsP99Ms: NaN, wsSeen: 0 };
+    let crossLight: CrossReplica | undefined;
 
-    for (const n of [1, 3]) {
+    // Saturation on one replica and on three; then three at a load the machine carries, for the
+    // cross-replica latency without CPU starvation. Alerts are counted whenever three replicas run.
+    const plan: Array<{ n: number; load: 'saturation' | 'light' }> = [{ n: 1, load: 'saturation' }, { n: 3, load: 'saturation' }, { n: 3, load: 'light' }];
+    for (const { n, load } of plan) {
       await sleep(3000);
-      const bucket = `bench_replicas_${n}_${Date.now()}`;
+      const bucket = `bench_replicas_${n}_${load}_${Date.now()}`;
       const rs = await startReplicas(n, bucket);
-      let probe: (() => Promise<ReplicasResult['crossReplica']>) | undefined;
+      hook.reset();
+      let probe: (() => Promise<CrossReplica>) | undefined;
       if (n === 3) probe = await startProbe(rs[0]!.port, rs[0]!.grpcPort, rs[2]!.grpcPort, warmupMs);
+      const phaseAgents = load === 'light' ? lightAgents : agents;
+      const perReplica = Math.ceil(phaseAgents / n);
       const runs: GrpcRate[] = await Promise.all(rs.map((r) => grpcRun(r.grpcPort, r.proc.child.pid!, {
-        agents: Math.ceil(agents / n), perBatch, seconds, warmupMs, window: 2, maxBatchesPerSec: 3000 / n,
-        watch: { influxd: influxd.pid(), redis: redisPid }, token: TOKEN,
+        agents: perReplica, perBatch, seconds, warmupMs, window: 2, token: TOKEN,
+        ...(load === 'light' ? { batchesPerSec: perReplica } : { maxBatchesPerSec: 3000 / n }),
+        ...(n === 3 ? { hotContainers: HOT } : {}),
+        watch: { influxd: influxd.pid(), redis: redisPid },
       }, n === 1 ? 2 : 1)));
-      if (probe) cross = await probe();
+      const c = probe ? await probe() : undefined;
+      if (c && load === 'saturation') cross = c;
+      if (c && load === 'light') crossLight = c;
+      let alerts: AlertCount | undefined;
+      if (n === 3) {
+        // Notifications go out after the rule's `for`, through each replica's delivery queue: give them a moment.
+        await sleep(3000);
+        alerts = hook.count(perReplica * n * HOT);
+      }
       const p: ReplicaPhase = {
-        replicas: n, agents, ackedSamplesPerSec: runs.reduce((a, r) => a + r.containerSamplesPerSec, 0),
+        replicas: n, agents: perReplica * n, load, ackedSamplesPerSec: runs.reduce((a, r) => a + r.containerSamplesPerSec, 0),
         p95Ms: Math.max(...runs.map((r) => r.p95Ms)),
         serverCpuPercent: runs.map((r) => r.serverCpuPercent), serverRssMaxMb: runs.map((r) => r.serverRssMaxMb),
         influxdCpuPercent: runs[0]!.watchedCpuPercent.influxd ?? NaN, redisCpuPercent: runs[0]!.watchedCpuPercent.redis ?? NaN,
-        machineCpuPercent: runs[0]!.machineCpuPercent,
+        machineCpuPercent: runs[0]!.machineCpuPercent, generatorCpuPercent: round(runs.reduce((a, r) => a + r.generatorCpuPercent, 0)),
+        ...(c ? { crossReplica: c } : {}), ...(alerts ? { alerts } : {}),
       };
       phases.push(p);
       print(`replicas: ${JSON.stringify(p)}`);
@@ -97,9 +164,10 @@ export async function runReplicas(opts: { seconds?: number; agents?: number; pri
       await fetch(`${influxd.url}/query?q=${encodeURIComponent(`DROP DATABASE "${bucket}"`)}`, { method: 'POST' }).catch(() => undefined);
     }
     const speedup = round(phases[1]!.ackedSamplesPerSec / phases[0]!.ackedSamplesPerSec, 2);
-    print(`replicas: three vs one: ${speedup}x; cross-replica delivery: ${JSON.stringify(cross)}`);
-    return { machine, influxCeilingPointsPerSec: ceil, phases, speedup, crossReplica: cross };
+    print(`replicas: three vs one: ${speedup}x; cross-replica delivery under saturation: ${JSON.stringify(cross)}; at ${lightAgents} agents: ${JSON.stringify(crossLight)}`);
+    return { machine, influxCeilingPointsPerSec: ceil, phases, speedup, crossReplica: cross, ...(crossLight ? { crossReplicaLight: crossLight } : {}) };
   } finally {
+    hook.close();
     for (const p of procs) await p.stop('SIGKILL');
     await redis.kill();
     await influxd.kill();
