@@ -1,11 +1,13 @@
 // Historical charts for up to 5 containers (or hosts) overlaid: Chart.js (the UMD global from
 // /vendor), data from the history API, the right edge kept growing by /ws samples, and
-// annotations for alerts (stored: GET /api/alerts) and lifecycle events (restart, OOM kill,
-// die: only those seen on /ws while the page is open - the server does not store them).
+// annotations for alerts (GET /api/alerts) and lifecycle events (restart, OOM kill, die: the
+// stored ones of every overlaid container, GET /api/containers/:id/events, plus those arriving
+// on /ws while the page is open; annotations.js turns them into one annotation per incident).
 // The targets and the range live in the URL, so a link shows the same chart.
 import { clearSession, connectLive, el, fmtBytes, fmtRate, getToken, goToLogin, HttpError, onThemeChange } from './common.js';
 import { axisTickLabel, niceByteTicks } from './format.js';
-import { fetchAlerts, fetchHistory, listTargets, livePoint } from './history-api.js';
+import { fetchAlerts, fetchEvents, fetchHistory, listTargets, livePoint } from './history-api.js';
+import { alertKind, ANNOTATED_ACTIONS, eventKey, lifecycleAnnotations, mergeAnnotations } from './annotations.js';
 
 const $ = (id) => document.getElementById(id);
 const Chart = window.Chart;
@@ -16,8 +18,10 @@ const COLORS = ['#4ea1ff', '#3fb950', '#d29922', '#a371f7', '#f778ba'];
 const state = {
   kind: null, targets: [], range: '1h', fromMs: 0, toMs: 0, loadSeq: 0, live: null,
   names: new Map(), // id -> display name
-  annotations: [], // { ts, kind: 'oom'|'restart'|'die'|'alert'|'resolved', text, targetId }
-  liveEvents: [],
+  annotations: [], // { ts, kind: 'oom'|'restart'|'die'|'alert'|'resolved', text, targetId, source: 'event'|'alert' }
+  alertAnnotations: [], // the stored alerts of the targets in the range
+  events: new Map(), // eventKey -> lifecycle event of a target: stored ones in the range, then live ones
+  liveEvents: [], // every lifecycle event seen on /ws (targets change), newest last
 };
 
 // ---------- charts ----------
@@ -202,34 +206,40 @@ function appendRow(t, row) {
 
 // ---------- annotations ----------
 
-function alertKind(a) {
-  if (a.state === 'resolved') return 'resolved';
-  const rule = String(a.ruleId || '');
-  if (/oom/i.test(rule)) return 'oom';
-  if (/restart/i.test(rule)) return 'restart';
-  return 'alert';
-}
+const MAX_LIVE_EVENTS = 5000;
 
 async function loadAnnotations(seq) {
-  let alerts = [];
-  try {
-    alerts = await fetchAlerts(state.fromMs, state.toMs);
-  } catch (e) {
-    if (!(e instanceof HttpError && e.status === 404)) throw e; // alerting off: no alert annotations
-  }
-  if (seq !== state.loadSeq) return;
   const ids = new Set(state.targets.map((t) => t.id));
+  const alertsP = fetchAlerts(state.fromMs, state.toMs).catch((e) => {
+    if (e instanceof HttpError && e.status === 404) return []; // alerting off: no alert annotations
+    throw e;
+  });
+  // Lifecycle events are per container; a host chart shows its alerts only.
+  const eventsP = state.kind === 'container'
+    ? Promise.all(state.targets.map((t) => fetchEvents(t.id, state.fromMs, state.toMs, ANNOTATED_ACTIONS).catch((e) => {
+      // A container the store does not know (400): no events, the others' still show.
+      if (e instanceof HttpError && e.status === 400) return [];
+      throw e;
+    })))
+    : Promise.resolve([]);
+  const [alerts, stored] = await Promise.all([alertsP, eventsP]);
+  if (seq !== state.loadSeq) return;
   const mine = alerts.filter((a) => (state.kind === 'container' ? ids.has(a.containerId) : ids.has(a.host) && !a.containerName));
-  state.annotations = [
-    ...mine.map((a) => ({ ts: a.timestampMs, kind: alertKind(a), text: `${a.state === 'resolved' ? 'resolved' : a.severity}: ${a.message || a.ruleId}`, targetId: a.containerId || a.host, source: 'alert' })),
-    ...state.liveEvents.filter((e) => ids.has(e.targetId)),
-  ].sort((x, y) => x.ts - y.ts);
+  state.alertAnnotations = mine.map((a) => ({ ts: a.timestampMs, kind: alertKind(a), text: `${a.state === 'resolved' ? 'resolved' : a.severity}: ${a.message || a.ruleId}`, targetId: a.containerId || a.host, source: 'alert' }));
+  // Live events the store has too (the same key) count once.
+  state.events = new Map();
+  for (const e of [...stored.flat(), ...state.liveEvents.filter((x) => ids.has(x.containerId))]) state.events.set(eventKey(e), e);
+  refreshAnnotations();
+}
+
+function refreshAnnotations() {
+  state.annotations = mergeAnnotations(lifecycleAnnotations([...state.events.values()]), state.alertAnnotations);
   renderAnnotations();
 }
 
 function renderAnnotations() {
   const inRange = state.annotations.filter((a) => a.ts >= state.fromMs && a.ts <= state.toMs);
-  $('annotation-list').replaceChildren(...inRange.map((a) => el('li', { class: `annotation ann-${a.kind}`, dataset: { kind: a.kind, ts: String(a.ts), source: a.source } }, [
+  $('annotation-list').replaceChildren(...inRange.map((a) => el('li', { class: `annotation ann-${a.kind}`, dataset: { kind: a.kind, ts: String(a.ts), source: a.source, target: a.targetId } }, [
     el('time', { datetime: new Date(a.ts).toISOString(), text: new Date(a.ts).toLocaleString() }), ' ',
     el('span', { class: `pill pill-${a.kind === 'resolved' ? 'ok' : a.kind === 'restart' ? 'pending' : 'firing'}`, text: ANNOTATION_SHORT[a.kind] || a.kind }), ' ',
     state.targets.length > 1 ? el('strong', { text: `${state.names.get(a.targetId) || a.targetId.slice(0, 12)} ` }) : '',
@@ -296,10 +306,15 @@ function syncUrl() {
 }
 
 function onMessage(msg) {
-  if (msg.type === 'event' && state.kind === 'container' && ['restart', 'oom', 'die'].includes(msg.action)) {
-    const ann = { ts: msg.ts || Date.now(), kind: msg.action, text: `${msg.action}${msg.exit_code !== undefined && msg.action === 'die' ? ` (exit ${msg.exit_code})` : ''} (live event)`, targetId: msg.container_id, source: 'event' };
-    state.liveEvents.push(ann);
-    if (state.targets.some((t) => t.id === msg.container_id)) { state.annotations.push(ann); renderAnnotations(); }
+  if (msg.type === 'event') {
+    if (!ANNOTATED_ACTIONS.includes(msg.action)) return;
+    const e = { containerId: msg.container_id, action: msg.action, ts: msg.ts || Date.now(), exitCode: msg.exit_code ?? 0, health: msg.health ?? '' };
+    state.liveEvents.push(e);
+    if (state.liveEvents.length > MAX_LIVE_EVENTS) state.liveEvents.splice(0, state.liveEvents.length - MAX_LIVE_EVENTS);
+    if (state.kind === 'container' && state.targets.some((t) => t.id === e.containerId)) {
+      state.events.set(eventKey(e), e);
+      refreshAnnotations();
+    }
     return;
   }
   if (state.range === 'custom') return;

@@ -62,3 +62,13 @@ export async function fetchAlerts(fromMs, toMs) {
   const body = await api(`/api/alerts?from=${Math.floor(fromMs)}&to=${Math.ceil(toMs)}&limit=2000`);
   return (body && body.alerts) || [];
 }
+
+/**
+ * Stored lifecycle events of one container between fromMs and toMs, oldest first:
+ * [{ containerId, action, ts, exitCode, health }] (only `actions` when given).
+ */
+export async function fetchEvents(containerId, fromMs, toMs, actions) {
+  const only = actions ? `&action=${encodeURIComponent(actions.join(','))}` : '';
+  const body = await api(`/api/containers/${encodeURIComponent(containerId)}/events?from=${Math.floor(fromMs)}&to=${Math.ceil(toMs)}&limit=10000${only}`);
+  return ((body && body.events) || []).map((e) => ({ containerId: e.container_id, action: e.action, ts: e.ts, exitCode: e.exit_code, health: e.health }));
+}

@@ -65,6 +65,7 @@ export async function startFakeServer(opts: { loginRateLimit?: number } = {}): P
   app.get('/api/hosts', async () => [{ id: 'agent-1', hostname: 'web-host-1', last_seen: new Date().toISOString(), interval_ms: 1000, container_count: containers.size, sample: null }]);
   app.get('/api/containers', async () => [...containers.values()]);
   app.get('/api/alerts', async () => ({ fromMs: 0, toMs: Date.now(), alerts }));
+  app.get('/api/containers/:id/events', async () => ({ events: [] }));
   app.get('/api/metrics', async (req) => {
     const q = req.query as { container_id?: string; from?: string; to?: string };
     const from = Number(q.from);

@@ -4,7 +4,8 @@
 // - after login the user lands on the URL that was asked for (any page);
 // - axis ticks never repeat ("1 B/s, 1 B/s"), byte axes on round units;
 // - range and containers in the URL; up to 5 overlaid;
-// - annotations from the stored alerts (the OOM kill) and live lifecycle events (restart);
+// - annotations from the stored lifecycle events (an OOM kill and a restart that happened before
+//   the page was opened), folded with the stored OOM alert, and from live events (a restart);
 // - alerts page: filters, links to the history at the alert's time;
 // - rules page: read-only for viewers; for admins an editor whose 400 shows beside the field.
 import { after, before, test } from 'node:test';
@@ -20,7 +21,10 @@ const CHROMIUM = requireEnv('TEST_CHROMIUM');
 const PREFIX = `whist-${process.pid}`;
 let app: FleetApp;
 const ids: Record<string, string> = {};
-interface Alert { id: string; ruleId: string; containerId: string; containerName: string; host: string; state: string; severity: string; timestampMs: number }
+interface Alert { id: string; ruleId: string; containerId: string; containerName: string; host: string; state: string; severity: string; timestampMs: number; message: string }
+interface StoredEvent { ts: number; action: string; container_id: string; exit_code: number }
+const storedEvents = async (id: string, actions: string): Promise<StoredEvent[]> =>
+  (await app.get<{ events: StoredEvent[] }>(`/api/containers/${id}/events?from=-15m&action=${actions}`)).events;
 
 before(async () => {
   app = await startFleetApp({ tag: PREFIX, dockerHost: DOCKER_HOST, chromium: CHROMIUM, hosts: 2, perHost: 40 });
@@ -121,11 +125,19 @@ test('history: ticks readable for an idle container, range and containers in the
   await ctx.close();
 });
 
-test('history: annotations for an OOM kill (stored alert) and a restart (live event); both themes', async () => {
-  const oom = await waitFor('the OOM alert stored', async () => {
+test('history: annotations for an OOM kill and a restart from the stored events (page opened after them), a live restart; both themes', async () => {
+  const oomAlert = await waitFor('the OOM alert stored', async () => {
     const body = await app.get<{ alerts: Alert[] }>('/api/alerts');
     return body.alerts.find((a) => a.containerId === ids.oom && a.ruleId === 'oom');
   }, 60_000, 500);
+  const oom = await waitFor('the oom event stored', async () => (await storedEvents(ids.oom!, 'oom'))[0], 30_000, 500);
+  // A restart before the page is opened: only the store can tell the page about it.
+  await app.docker('restart', '-t', '1', ids.idle!);
+  const started = await waitFor('the restart stored', async () => {
+    const evs = await storedEvents(ids.idle!, 'die,start,restart');
+    const die = evs.find((e) => e.action === 'die');
+    return die && evs.some((e) => e.action === 'restart') ? evs.find((e) => e.action === 'start' && e.ts >= die.ts) : undefined;
+  }, 30_000, 500);
   const ctx = await app.browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await ctx.newPage();
   await page.goto(app.url);
@@ -133,15 +145,23 @@ test('history: annotations for an OOM kill (stored alert) and a restart (live ev
   await page.waitForSelector('#live-view:not([hidden])');
   await page.goto(`${app.url}/dashboard.html?container=${ids.oom}&container=${ids.idle}&range=15m`);
   await page.waitForFunction(() => document.body.dataset.loaded === 'true', undefined, { timeout: 20_000 });
-  const ann = await page.waitForSelector('#annotation-list li[data-kind="oom"]', { timeout: 10_000 });
-  assert.equal(Number(await ann.getAttribute('data-ts')), oom.timestampMs);
-  // Drawn on the chart: the plugin's line sits at the alert time on the x axis.
-  const px = (await charts(page, `c.cpu.scales.x.getPixelForValue(${oom.timestampMs})`)) as number;
+  const ann = await page.waitForSelector(`#annotation-list li[data-kind="oom"][data-source="event"][data-target="${ids.oom}"]`, { timeout: 10_000 });
+  assert.equal(Number(await ann.getAttribute('data-ts')), oom.ts);
+  // The OOM alert is the same incident: folded into the event's annotation, not a second one.
+  assert.ok((await ann.textContent())!.includes(oomAlert.message), await ann.textContent() ?? '');
+  assert.equal(await page.$$eval(`#annotation-list li[data-kind="oom"][data-target="${ids.oom}"]`, (x) => x.length), 1);
+  const restarts = `#annotation-list li[data-kind="restart"][data-source="event"][data-target="${ids.idle}"]`;
+  const restart = await page.waitForSelector(restarts, { timeout: 10_000 });
+  assert.equal(Number(await restart.getAttribute('data-ts')), started.ts, 'at the start that followed the die');
+  assert.match((await restart.textContent())!, /restarted \(exit 137, down \d+ s\)/);
+  assert.equal(await page.$$eval(restarts, (x) => x.length), 1, 'die, start and restart are one restart');
+  // Drawn on the chart: the plugin's line sits at the event time on the x axis.
+  const px = (await charts(page, `c.cpu.scales.x.getPixelForValue(${oom.ts})`)) as number;
   const area = (await charts(page, 'c.cpu.chartArea')) as { left: number; right: number };
   assert.ok(px >= area.left && px <= area.right, 'inside the plot');
-  // A restart while the page is open: a live annotation.
+  // A restart while the page is open: a live annotation beside the stored one.
   await app.docker('restart', '-t', '1', ids.idle!);
-  await page.waitForSelector('#annotation-list li[data-kind="restart"][data-source="event"]', { timeout: 20_000 });
+  await page.waitForFunction((sel) => document.querySelectorAll(sel).length === 2, restarts, { timeout: 20_000 });
   const failures: string[] = [];
   await shootBothThemes(page, 'web-history', (msg, ok) => { if (!ok) failures.push(msg); });
   assert.deepEqual(failures, []);
