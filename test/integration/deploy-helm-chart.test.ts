@@ -71,13 +71,13 @@ test('default render covers every kind of object in k8s/', () => {
   kinds.add(one(renderObjects(toggles.ingressTls!), 'Ingress').kind);
   kinds.add(one(renderObjects({ server: { autoscaling: { enabled: true } } }), 'HorizontalPodAutoscaler').kind);
   for (const k of k8sKinds) assert.ok(kinds.has(k), `chart renders a ${k}`);
-  const d = one(rendered, 'Deployment', '-server');
+  const d = one(rendered, 'StatefulSet', '-server');
   assert.equal(d.spec.replicas, 3, 'three replicas on the shared Redis by default');
   assert.equal(byKind(rendered, 'HorizontalPodAutoscaler').length, 0, 'autoscaling is opt-in');
   const c = d.spec.template.spec.containers[0];
   assert.equal(c.readinessProbe.httpGet.path, '/health');
   assert.equal(c.securityContext.readOnlyRootFilesystem, true);
-  assert.match(one(rendered, 'StatefulSet').spec.template.spec.containers[0].image, /^influxdb:2\.\d+$/);
+  assert.match(one(rendered, 'StatefulSet', '-influxdb').spec.template.spec.containers[0].image, /^influxdb:2\.\d+$/);
   assert.match(one(rendered, 'Deployment', '-redis').spec.template.spec.containers[0].image, /^redis:7/);
   assert.equal(byKind(rendered, 'NetworkPolicy').length, 2);
   // Generated secrets: every key the pods reference exists, values are not empty.
@@ -94,7 +94,7 @@ test('default render covers every kind of object in k8s/', () => {
 
 test('external InfluxDB/Redis: no bundled stores, no policies for them, URLs wired', () => {
   const objs = renderObjects(toggles.externalStores!);
-  assert.equal(byKind(objs, 'StatefulSet').length, 0);
+  assert.deepEqual(byKind(objs, 'StatefulSet').map((o) => o.metadata.name), ['dw-dockwatch-server'], 'only the server');
   assert.ok(!objs.some((o) => o.metadata?.name?.endsWith('-redis')));
   assert.equal(byKind(objs, 'NetworkPolicy').length, 0);
   const cm = one(objs, 'ConfigMap');
@@ -118,7 +118,7 @@ test('replicas: agents spread over the server pods through the headless Service;
   const objs = renderObjects({});
   const headless = one(objs, 'Service', '-grpc-headless');
   assert.equal(headless.spec.clusterIP, 'None');
-  assert.deepEqual(headless.spec.selector, one(objs, 'Deployment', '-server').spec.selector.matchLabels);
+  assert.deepEqual(headless.spec.selector, one(objs, 'StatefulSet', '-server').spec.selector.matchLabels);
   assert.deepEqual(headless.spec.ports.map((p: Any) => [p.name, p.port, p.targetPort]), [['grpc', 50051, 'grpc']]);
   const env = one(objs, 'DaemonSet').spec.template.spec.containers[0].env as Array<{ name: string; value?: string }>;
   assert.equal(env.find((e) => e.name === 'SERVER_ADDR')?.value, 'dw-dockwatch-grpc-headless.monitoring.svc:50051');
@@ -129,7 +129,34 @@ test('replicas: agents spread over the server pods through the headless Service;
   assert.equal(one(renderObjects({ server: { pdb: { minAvailable: '50%' } } }), 'PodDisruptionBudget').spec.minAvailable, '50%');
   const hpa = renderObjects({ server: { autoscaling: { enabled: true } } });
   assert.equal(one(hpa, 'HorizontalPodAutoscaler').spec.minReplicas, 3);
-  assert.equal(one(hpa, 'Deployment', '-server').spec.replicas, undefined, 'the HPA owns the replica count');
+  assert.equal(one(hpa, 'StatefulSet', '-server').spec.replicas, undefined, 'the HPA owns the replica count');
+});
+
+test('the server spool survives its pod: a StatefulSet with a PVC per replica by default, a Deployment with an emptyDir when persistence is off; both drain on SIGTERM', () => {
+  const objs = renderObjects({ server: { persistence: { size: '2Gi', storageClass: 'fast' } } });
+  const sts = one(objs, 'StatefulSet', '-server');
+  assert.equal(byKind(objs, 'Deployment').some((o) => o.metadata.name.endsWith('-server')), false);
+  assert.equal(sts.spec.serviceName, 'dw-dockwatch-grpc-headless');
+  assert.equal(sts.spec.podManagementPolicy, 'Parallel');
+  const [claim] = sts.spec.volumeClaimTemplates;
+  assert.equal(claim.metadata.name, 'data');
+  assert.deepEqual([claim.spec.resources.requests.storage, claim.spec.storageClassName], ['2Gi', 'fast']);
+  const pod = sts.spec.template.spec;
+  assert.equal(pod.volumes.some((v: Any) => v.name === 'data'), false, 'data comes from the claim, not an emptyDir');
+  assert.ok(pod.containers[0].volumeMounts.some((m: Any) => m.name === 'data' && m.mountPath === '/data'));
+  // The kubelet waits for the preStop sleep plus the server's own 30 s shutdown (acks, then the spool written to InfluxDB).
+  assert.equal(pod.terminationGracePeriodSeconds, 45);
+  assert.deepEqual(pod.containers[0].lifecycle.preStop.exec.command, ['node', '-e', 'setTimeout(() => {}, 5000)']);
+  assert.equal(one(renderObjects({ server: { autoscaling: { enabled: true } } }), 'HorizontalPodAutoscaler').spec.scaleTargetRef.kind, 'StatefulSet');
+
+  const eph = renderObjects({ server: { persistence: { enabled: false }, preStopSleepSeconds: 0, autoscaling: { enabled: true } } });
+  assert.equal(byKind(eph, 'StatefulSet').some((o) => o.metadata.name.endsWith('-server')), false);
+  const d = one(eph, 'Deployment', '-server');
+  assert.deepEqual(d.spec.template.spec.volumes.find((v: Any) => v.name === 'data'), { name: 'data', emptyDir: {} });
+  assert.equal(d.spec.template.spec.terminationGracePeriodSeconds, 45);
+  assert.equal(d.spec.template.spec.containers[0].lifecycle, undefined, 'no preStop at 0 s');
+  assert.equal(one(eph, 'HorizontalPodAutoscaler').spec.scaleTargetRef.kind, 'Deployment');
+  assert.ok(schemaErrors({ server: { terminationGracePeriodSeconds: 10 } }).length > 0, 'shorter than the server\'s own shutdown');
 });
 
 test('ingress with TLS, ServiceMonitor, and scheduling settings land where they belong', () => {
@@ -145,7 +172,7 @@ test('ingress with TLS, ServiceMonitor, and scheduling settings land where they 
   assert.equal(byKind(renderObjects({}), 'ServiceMonitor').length, 0);
 
   const objs = renderObjects(toggles.scheduling!);
-  const server = one(objs, 'Deployment', '-server').spec.template.spec;
+  const server = one(objs, 'StatefulSet', '-server').spec.template.spec;
   const agent = one(objs, 'DaemonSet').spec.template.spec;
   assert.deepEqual(server.nodeSelector, { pool: 'apps' });
   assert.equal(server.tolerations[0].key, 'dedicated');
@@ -158,7 +185,7 @@ test('ingress with TLS, ServiceMonitor, and scheduling settings land where they 
   assert.deepEqual(agent.containers[0].resources.limits, { cpu: '250m', memory: '96Mi' });
 
   const fixed = renderObjects(toggles.noAutoscalingNoPdb!);
-  assert.equal(one(fixed, 'Deployment', '-server').spec.replicas, 3);
+  assert.equal(one(fixed, 'StatefulSet', '-server').spec.replicas, 3);
   for (const k of ['HorizontalPodAutoscaler', 'PodDisruptionBudget', 'NetworkPolicy', 'DaemonSet']) assert.equal(byKind(fixed, k).length, 0, k);
 });
 
