@@ -303,6 +303,8 @@ interface GrpcRunOptions {
   token?: string;
   /** Containers per agent at 95 % CPU (bench/ingest-agents.ts). */
   hotContainers?: number;
+  /** Prefix of the agent ids, for runs side by side (replicas): the time alone may be the same. */
+  tagPrefix?: string;
 }
 
 /** Busy and total jiffies of the whole machine (/proc/stat). */
@@ -327,7 +329,7 @@ export async function grpcRun(port: number, pid: number, o: GrpcRunOptions, proc
     const cfg = {
       port, agents: Math.ceil(o.agents / procs), perBatch: o.perBatch, seconds: o.seconds, warmupMs, window: o.window,
       ...(o.batchesPerSec ? { batchesPerSec: o.batchesPerSec / procs } : {}),
-      ...(o.maxBatchesPerSec ? { maxBatchesPerSec: o.maxBatchesPerSec / procs } : {}), tag: `p${k}t${Date.now() % 1_000_000}`,
+      ...(o.maxBatchesPerSec ? { maxBatchesPerSec: o.maxBatchesPerSec / procs } : {}), tag: `${o.tagPrefix ?? ''}p${k}t${Date.now() % 1_000_000}`,
       ...(o.token ? { token: o.token } : {}), ...(o.hotContainers ? { hotContainers: o.hotContainers } : {}),
     };
     const child = spawn(process.execPath, [...profileFlags(), '--import', 'tsx', path.join(here, 'ingest-agents.ts'), JSON.stringify(cfg)], { stdio: ['pipe', 'pipe', 'inherit'] });

@@ -135,8 +135,8 @@ export async function runReplicas(opts: { seconds?: number; agents?: number; lig
       if (n === 3) probe = await startProbe(rs[0]!.port, rs[0]!.grpcPort, rs[2]!.grpcPort, warmupMs);
       const phaseAgents = load === 'light' ? lightAgents : agents;
       const perReplica = Math.ceil(phaseAgents / n);
-      const runs: GrpcRate[] = await Promise.all(rs.map((r) => grpcRun(r.grpcPort, r.proc.child.pid!, {
-        agents: perReplica, perBatch, seconds, warmupMs, window: 2, token: TOKEN,
+      const runs: GrpcRate[] = await Promise.all(rs.map((r, i) => grpcRun(r.grpcPort, r.proc.child.pid!, {
+        agents: perReplica, perBatch, seconds, warmupMs, window: 2, token: TOKEN, tagPrefix: `r${i}`,
         ...(load === 'light' ? { batchesPerSec: perReplica } : { maxBatchesPerSec: 3000 / n }),
         ...(n === 3 ? { hotContainers: HOT } : {}),
         watch: { influxd: influxd.pid(), redis: redisPid },
