@@ -195,6 +195,8 @@ function registerLiveSocket(app: FastifyInstance, deps: HttpDeps): void {
         additionalProperties: false,
         properties: {
           token: { type: 'string' }, host: { type: 'string' }, id: { type: 'string' }, name: { type: 'string' }, label: { type: 'string' },
+          // 1: one {type:'samples'} message per host per round instead of one per container (opt-in: existing clients keep the old messages).
+          batch: { type: 'string', enum: ['0', '1'] },
         },
       },
     },
@@ -214,6 +216,7 @@ function registerLiveSocket(app: FastifyInstance, deps: HttpDeps): void {
       socket.close(WS_BAD_REQUEST, isAppError(err) ? err.message.slice(0, 120) : 'bad filter');
       return;
     }
+    const batched = (req.query as { batch?: string }).batch === '1';
     clients++;
     deps.onWsClients?.(clients);
 
@@ -231,17 +234,33 @@ function registerLiveSocket(app: FastifyInstance, deps: HttpDeps): void {
     for (const h of deps.latest.hosts()) {
       if (h.sample) send(JSON.stringify({ type: 'host', host: h.hostname, agent_id: h.agentId, sample: presentHostSample(h.sample) }));
     }
+    // Batched: a 500-container fleet is 5 messages a second instead of 500 (a browser pays per message).
+    const sendSamples = (host: string, agentId: string, items: HostedContainerSample[]) => {
+      if (!batched) {
+        for (const c of items) send(JSON.stringify({ type: 'sample', host, container: presentContainer(c) }));
+      } else if (items.length) {
+        send(JSON.stringify({ type: 'samples', host, agent_id: agentId, containers: items.map(presentContainer) }));
+      }
+    };
+    const byAgent = new Map<string, HostedContainerSample[]>();
     for (const c of deps.latest.containers()) {
-      if (match(c)) send(JSON.stringify({ type: 'sample', host: c.host, container: presentContainer(c) }));
+      if (!match(c)) continue;
+      if (!batched) { sendSamples(c.host, c.agentId, [c]); continue; }
+      const list = byAgent.get(c.agentId) ?? [];
+      list.push(c);
+      byAgent.set(c.agentId, list);
     }
+    for (const [agentId, list] of byAgent) sendSamples(list[0]!.host, agentId, list);
 
     const sub = deps.bus.subscribe((batch: MetricBatch) => {
       if (socket.readyState !== socket.OPEN) return;
       if (batch.host) send(JSON.stringify({ type: 'host', host: batch.hostname, agent_id: batch.agentId, sample: presentHostSample(batch.host) }));
+      const items: HostedContainerSample[] = [];
       for (const c of batch.containers) {
         const hosted: HostedContainerSample = { ...c, host: batch.hostname, agentId: batch.agentId };
-        if (match(hosted)) send(JSON.stringify({ type: 'sample', host: batch.hostname, container: presentContainer(hosted) }));
+        if (match(hosted)) items.push(hosted);
       }
+      sendSamples(batch.hostname, batch.agentId, items);
       for (const e of batch.events) {
         send(JSON.stringify({
           type: 'event', host: batch.hostname, container_id: e.containerId, container_name: e.containerName,
