@@ -8,7 +8,8 @@
 // at a load the machine carries (15 agents at one batch a second), for the same latency without
 // CPU starvation. Every replica has WEBHOOK_URL on one stand-in and a rule that fires for one
 // container per agent (95 % CPU) in the three-replica phases: the stand-in counts the firing
-// notifications per container, which must be exactly one each across the replicas. Bounded:
+// notifications per alert (rule, host, container), which must be exactly one each across the
+// replicas (agent_offline, once per agent after the load stops, is counted too). Bounded:
 // every phase stops by itself; loopback only.
 //
 // Run alone: node --import tsx bench/replicas.ts [measured seconds]
@@ -37,8 +38,12 @@ const pct = (xs: number[], p: number): number => {
 };
 
 type CrossReplica = { probes: number; grpcP50Ms: number; grpcP99Ms: number; grpcSeen: number; wsP50Ms: number; wsP99Ms: number; wsSeen: number };
-/** Firing notifications the webhook stand-in received in a phase, against the containers the rule fires for. */
-type AlertCount = { hotContainers: number; firingNotifications: number; containersNotified: number; notifiedMoreThanOnce: number };
+/**
+ * Firing notifications the webhook stand-in received in a phase, per rule: how many, for how many
+ * distinct alerts (rule, host, container), and how many of those came more than once. The cpu
+ * rule fires for the hot containers; agent_offline fires once per agent host after the load stops.
+ */
+type AlertCount = { hotContainers: number; byRule: Record<string, { notifications: number; alerts: number; notifiedMoreThanOnce: number }> };
 
 export interface ReplicaPhase {
   replicas: number; agents: number;
@@ -56,7 +61,7 @@ export interface ReplicasResult {
   crossReplica: CrossReplica; crossReplicaLight?: CrossReplica;
 }
 
-/** A webhook stand-in: counts the firing notifications per container (`WEBHOOK_URL` of every replica). */
+/** A webhook stand-in: counts the firing notifications per alert (`WEBHOOK_URL` of every replica). */
 async function startHookCounter(): Promise<{ url: string; reset(): void; count(hot: number): AlertCount; close(): void }> {
   let firing = new Map<string, number>();
   const srv = http.createServer((req, res) => {
@@ -64,8 +69,12 @@ async function startHookCounter(): Promise<{ url: string; reset(): void; count(h
     req.on('data', (d) => { body += d; });
     req.on('end', () => {
       try {
-        const m = JSON.parse(body) as { type: string; alert?: { containerId: string; ruleId: string; state: string } };
-        if (m.type === 'alert' && m.alert?.state === 'firing') firing.set(`${m.alert.ruleId}/${m.alert.containerId}`, (firing.get(`${m.alert.ruleId}/${m.alert.containerId}`) ?? 0) + 1);
+        const m = JSON.parse(body) as { type: string; alert?: { containerId: string; ruleId: string; host: string; state: string } };
+        const a = m.alert;
+        if (m.type === 'alert' && a?.state === 'firing') {
+          const key = JSON.stringify([a.ruleId, a.host, a.containerId]);
+          firing.set(key, (firing.get(key) ?? 0) + 1);
+        }
       } catch { /* not ours */ }
       res.writeHead(204).end();
     });
@@ -74,10 +83,15 @@ async function startHookCounter(): Promise<{ url: string; reset(): void; count(h
   return {
     url: `http://127.0.0.1:${(srv.address() as { port: number }).port}/hook`,
     reset: () => { firing = new Map(); },
-    count: (hot) => ({
-      hotContainers: hot, firingNotifications: [...firing.values()].reduce((a, b) => a + b, 0),
-      containersNotified: firing.size, notifiedMoreThanOnce: [...firing.values()].filter((n) => n > 1).length,
-    }),
+    count: (hot) => {
+      const byRule: AlertCount['byRule'] = {};
+      for (const [key, n] of firing) {
+        const rule = (JSON.parse(key) as string[])[0]!;
+        const r = (byRule[rule] ??= { notifications: 0, alerts: 0, notifiedMoreThanOnce: 0 });
+        r.notifications += n; r.alerts++; if (n > 1) r.notifiedMoreThanOnce++;
+      }
+      return { hotContainers: hot, byRule };
+    },
     close: () => { srv.close(); },
   };
 }
@@ -146,8 +160,9 @@ export async function runReplicas(opts: { seconds?: number; agents?: number; lig
       if (c && load === 'light') crossLight = c;
       let alerts: AlertCount | undefined;
       if (n === 3) {
-        // Notifications go out after the rule's `for`, through each replica's delivery queue: give them a moment.
-        await sleep(3000);
+        // Notifications go out after the rule's `for`, through each replica's delivery queue; agent_offline
+        // fires 3 intervals after the agents stopped: wait for both.
+        await sleep(6000);
         alerts = hook.count(perReplica * n * HOT);
       }
       const p: ReplicaPhase = {
