@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ceiling, grpcRun, startServer, stopServer, type GrpcRate } from './ingest.js';
+import { ceiling, cpuTicks, grpcRun, startServer, stopServer, type GrpcRate } from './ingest.js';
 import { startInfluxd } from '../test/helpers/storage-influxd.js';
 
 export interface FleetPhase {
@@ -37,7 +37,7 @@ export interface FleetPhase {
   spoolMaxLagMb?: number;
 }
 
-export interface FleetResult { machine: Record<string, string | number>; influxCeilingPointsPerSec: number; phases: FleetPhase[] }
+export interface FleetResult { machine: Record<string, string | number>; influxCeilingPointsPerSec: number; influxCeilingAt25kSeriesPointsPerSec?: number; phases: FleetPhase[] }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
@@ -75,8 +75,19 @@ export async function runFleet(opts: { seconds?: number; warmupSeconds?: number;
     const version = (await fetch(`${url}/ping`)).headers.get('x-influxdb-version') ?? 'unknown';
     const machine = { cpu: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, memGb: round(os.totalmem() / 2 ** 30), kernel: os.release(), node: process.version, influxd: version };
     print(`fleet: machine ${JSON.stringify(machine)}`);
-    const ceil = await ceiling(url, 8);
-    print(`fleet: InfluxDB ceiling (same run, 4 writers x 5,000-point pre-built requests): ${ceil} points/s`);
+    // influxd's CPU per 1,000 points while f runs (ms of CPU).
+    const cpuPerKPoints = async (f: () => Promise<number>, secs: number): Promise<[number, number]> => {
+      const t0 = cpuTicks(influxd.pid()!);
+      const rate = await f();
+      return [rate, round(((cpuTicks(influxd.pid()!) - t0) * 10) / ((rate * secs) / 1000), 2)];
+    };
+    const [ceil, ceilCpu] = await cpuPerKPoints(() => ceiling(url, 8), 8);
+    print(`fleet: InfluxDB ceiling (same run, 4 writers x 5,000-point pre-built requests, 1,000 series): ${ceil} points/s, influxd ${ceilCpu} CPU-ms per 1,000 points`);
+    // The same over as many series as 500 agents x 50 containers write: what a point costs influxd
+    // depends on how many series the points are spread over, not only on how many there are.
+    await sleep(3000);
+    const [ceilFleetSeries, ceilFleetCpu] = await cpuPerKPoints(() => ceiling(url, 8, 5000, undefined, 25_000), 8);
+    print(`fleet: InfluxDB ceiling over 25,000 series: ${ceilFleetSeries} points/s, influxd ${ceilFleetCpu} CPU-ms per 1,000 points`);
     const phases: FleetPhase[] = [];
     const run = async (store: 'influx' | 'sqlite', agents: number, maxLagMb?: number): Promise<void> => {
       await sleep(3000); // let influxd finish the previous phase's compactions
@@ -114,8 +125,8 @@ export async function runFleet(opts: { seconds?: number; warmupSeconds?: number;
     if (lagMb > 0 && (opts.agents ?? agentsEnv ?? [500]).includes(500)) await run('influx', 500, lagMb);
     const sqliteAgents = opts.sqliteAgents ?? Number(process.env.BENCH_FLEET_SQLITE ?? 500);
     if (sqliteAgents > 0) await run('sqlite', sqliteAgents);
-    printFleet({ machine, influxCeilingPointsPerSec: ceil, phases }, print);
-    return { machine, influxCeilingPointsPerSec: ceil, phases };
+    printFleet({ machine, influxCeilingPointsPerSec: ceil, influxCeilingAt25kSeriesPointsPerSec: ceilFleetSeries, phases }, print);
+    return { machine, influxCeilingPointsPerSec: ceil, influxCeilingAt25kSeriesPointsPerSec: ceilFleetSeries, phases };
   } finally {
     await influxd.kill();
     fs.rmSync(influxd.dir, { recursive: true, force: true });
@@ -124,7 +135,7 @@ export async function runFleet(opts: { seconds?: number; warmupSeconds?: number;
 }
 
 export function printFleet(r: FleetResult, print: (l: string) => void = console.log): void {
-  print(`\nFleet (one server process), InfluxDB ceiling in the same run: ${r.influxCeilingPointsPerSec} points/s`);
+  print(`\nFleet (one server process), InfluxDB ceiling in the same run: ${r.influxCeilingPointsPerSec} points/s (1,000 series), ${r.influxCeilingAt25kSeriesPointsPerSec ?? 'n/a'} points/s (25,000 series)`);
   print('| store | agents | offered samples/s | acked samples/s | p50 / p95 / p99 ack ms | server RSS MB | server CPU % | slowest agent / mean | backlog | acked samples | stored samples |');
   print('| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const p of r.phases) {

@@ -106,7 +106,7 @@ function machine(influxVersion: string): Record<string, string | number> {
 }
 
 /** utime+stime of a process in clock ticks (100 Hz on Linux). */
-function cpuTicks(pid: number): number {
+export function cpuTicks(pid: number): number {
   const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return Number(f[11]) + Number(f[12]);
 }
@@ -117,21 +117,24 @@ function rssMb(pid: number): number {
 
 // ---------- (a) the InfluxDB ceiling ----------
 /**
- * Pre-built line protocol for the ceiling: 60 bodies of `perRequest` points, 9 fields, 1,000
- * series. body(n) gives the n-th request's body; every point sent is a new one, as every sample an
- * agent sends is: a body is reused with its timestamps moved forward one round's span each round,
- * patched in place (13-digit ms timestamps at known offsets).
+ * Pre-built line protocol for the ceiling: 60 bodies of `perRequest` points, 9 fields, `series`
+ * series (1,000 by default; it must divide 60 x perRequest). body(n) gives the n-th request's
+ * body; every point sent is a new one, as every sample an agent sends is: a body is reused with
+ * its timestamps moved forward one cycle's span each cycle, patched in place (13-digit ms
+ * timestamps at known offsets).
  */
-function ceilingBodies(perRequest: number): (n: number) => Buffer {
-  const ids = containerIds('ceil', 1000);
+function ceilingBodies(perRequest: number, series = 1000): (n: number) => Buffer {
+  const ids = containerIds('ceil', series);
   const base = Date.now() - 6 * 3_600_000;
+  const roundsPerCycle = (60 * perRequest) / series; // one point per series and second, per round
   const batches: Array<{ body: Buffer; tsOffsets: number[]; ts: number[] }> = [];
   for (let b = 0; b < 60; b++) {
     const lines: string[] = [];
     const ts: number[] = [];
     for (let k = 0; k < perRequest; k++) {
-      const id = ids[k % 1000]!;
-      const t = base + (b * Math.ceil(perRequest / 1000) + Math.floor(k / 1000)) * 1000;
+      const g = b * perRequest + k;
+      const id = ids[g % series]!;
+      const t = base + Math.floor(g / series) * 1000;
       ts.push(t);
       lines.push(`container,container_id=${id},container_name=web-${id.slice(0, 6)},host=bench-host,image=nginx:1.27 `
         + `blk_read_bytes=${k * 4096},blk_write_bytes=${k * 8192},cpu_percent=${(k % 100) + 0.5},mem_limit_bytes=536870912,`
@@ -147,7 +150,7 @@ function ceilingBodies(perRequest: number): (n: number) => Buffer {
     const b = batches[n % batches.length]!;
     const cycle = Math.floor(n / batches.length);
     if (cycle > 0) {
-      for (let i = 0; i < b.ts.length; i++) b.body.write(String(b.ts[i]! + cycle * 60 * Math.ceil(perRequest / 1000) * 1000), b.tsOffsets[i]!, 'latin1');
+      for (let i = 0; i < b.ts.length; i++) b.body.write(String(b.ts[i]! + cycle * roundsPerCycle * 1000), b.tsOffsets[i]!, 'latin1');
     }
     return b.body;
   };
@@ -158,11 +161,11 @@ async function postCeiling(url: string, db: string, body: Buffer): Promise<void>
   if (r.status !== 204) throw new Error(`ceiling write: HTTP ${r.status} ${await r.text()}`);
 }
 
-/** Points/s influxd takes from 4 writers posting pre-built line protocol, `perRequest`-point batches (5,000 by default), to /write. */
-export async function ceiling(url: string, seconds: number, perRequest = 5000, into?: string): Promise<number> {
+/** Points/s influxd takes from 4 writers posting pre-built line protocol, `perRequest`-point batches (5,000 by default) over `series` series, to /write. */
+export async function ceiling(url: string, seconds: number, perRequest = 5000, into?: string, series = 1000): Promise<number> {
   const db = into ?? `bench_ceiling_${Date.now()}`;
   await fetch(`${url}/query?q=${encodeURIComponent(`CREATE DATABASE "${db}"`)}`, { method: 'POST' });
-  const body = ceilingBodies(perRequest);
+  const body = ceilingBodies(perRequest, series);
   let points = 0;
   let next = 0;
   const end = Date.now() + seconds * 1000;
