@@ -7,11 +7,16 @@
 //
 // BENCH_DASHBOARD_SECONDS: the table's window (default 600); BENCH_DASHBOARD_COMPARE_SECONDS:
 // the card view's (default 60); BENCH_DASHBOARD_WARMUP_SECONDS: before steady state (default 15).
+// BENCH_DASHBOARD_TRACE_SECONDS: after the table's window, a Chromium trace of that many seconds
+// (default 10, 0 = none) summarised per task (bench/dashboard-trace.ts), the file kept in
+// .bench-results/. BENCH_DASHBOARD_PER_SAMPLE_SECONDS: the table again with the page on the old
+// one-message-per-sample /ws (default 60, 0 = skip), for the same-run comparison.
 import { chromium, type Browser, type CDPSession, type Page } from 'playwright-core';
 import { join } from 'node:path';
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { startFleet } from './dashboard-agents.js';
+import { summariseTrace, TRACE_CATEGORIES, type TraceSummary } from './dashboard-trace.js';
 import { freePort, runCli } from '../test/helpers/cli-process.js';
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
@@ -21,6 +26,8 @@ const AGENT_TOKEN = 'bench-dashboard-agent-token-0123456789';
 
 export interface ViewResult {
   view: 'table' | 'cards';
+  /** How the page's /ws sends samples: one message per host per round, or one per sample. */
+  ws: 'batch' | 'per-sample';
   containers: number;
   firstRenderMs: number;
   windowSec: number;
@@ -36,6 +43,7 @@ export interface ViewResult {
   heapMaxMiB: number;
   heapSamplesMiB: number[];
   domNodes: number;
+  trace?: TraceSummary & { file: string };
 }
 
 async function metrics(cdp: CDPSession): Promise<Record<string, number>> {
@@ -46,10 +54,12 @@ async function metrics(cdp: CDPSession): Promise<Record<string, number>> {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const mib = (b: number) => Math.round((b / 2 ** 20) * 10) / 10;
 
-async function measureView(browser: Browser, url: string, view: 'table' | 'cards', o: { seconds: number; warmupSec: number; containers: number }): Promise<ViewResult> {
+async function measureView(browser: Browser, url: string, view: 'table' | 'cards', o: { seconds: number; warmupSec: number; containers: number; ws?: 'batch' | 'per-sample'; traceSec?: number }): Promise<ViewResult> {
+  const ws = o.ws ?? 'batch';
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   await ctx.addInitScript(`(() => {
     localStorage.setItem('dockwatch.view', ${JSON.stringify(view)});
+    localStorage.setItem('dockwatch.ws', ${JSON.stringify(ws)});
     window.__longTasks = [];
     new PerformanceObserver((l) => { for (const e of l.getEntries()) window.__longTasks.push({ start: e.startTime, duration: e.duration }); })
       .observe({ type: 'longtask', buffered: true });
@@ -89,13 +99,23 @@ async function measureView(browser: Browser, url: string, view: 'table' | 'cards
   const shown = (await page.evaluate(`document.querySelectorAll(${JSON.stringify(rows)}).length`)) as number;
   if (shown < o.containers) throw new Error(`${view}: ${shown} of ${o.containers} shown at the end`);
   const pct = (k: string) => Math.round((((m1[k] ?? 0) - (m0[k] ?? 0)) / wall) * 1000) / 10;
+  let trace: ViewResult['trace'];
+  if (o.traceSec) {
+    const dir = join(process.cwd(), '.bench-results');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `dashboard-trace-${view}-${ws}-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+    await browser.startTracing(page, { path: file, categories: TRACE_CATEGORIES });
+    await sleep(o.traceSec * 1000);
+    await browser.stopTracing();
+    trace = { file, ...summariseTrace(file) };
+  }
   const r: ViewResult = {
-    view, containers: shown, firstRenderMs, windowSec: Math.round(wall),
+    view, ws, containers: shown, firstRenderMs, windowSec: Math.round(wall),
     busyPct: pct('TaskDuration'), scriptPct: pct('ScriptDuration'), layoutPct: pct('LayoutDuration'), stylePct: pct('RecalcStyleDuration'),
     longTasks: steady.length, longestTaskMs: Math.round(Math.max(0, ...steady.map((t) => t.duration))),
     longTasksDuringLoad: tasks.length - steady.length,
     heapStartMiB: mib(m0.JSHeapUsedSize!), heapEndMiB: mib(m2.JSHeapUsedSize!), heapMaxMiB: Math.max(...heapSamples),
-    heapSamplesMiB: heapSamples, domNodes: m1.Nodes ?? 0,
+    heapSamplesMiB: heapSamples, domNodes: m1.Nodes ?? 0, trace,
   };
   await ctx.close();
   return r;
@@ -112,6 +132,8 @@ export async function runDashboard(): Promise<DashboardResult> {
   const seconds = Number(process.env.BENCH_DASHBOARD_SECONDS ?? 600);
   const compareSec = Number(process.env.BENCH_DASHBOARD_COMPARE_SECONDS ?? 60);
   const warmupSec = Number(process.env.BENCH_DASHBOARD_WARMUP_SECONDS ?? 15);
+  const traceSec = Number(process.env.BENCH_DASHBOARD_TRACE_SECONDS ?? 10);
+  const perSampleSec = Number(process.env.BENCH_DASHBOARD_PER_SAMPLE_SECONDS ?? 60);
   const dataDir = mkdtempSync(join(tmpdir(), 'dw-bench-dash-'));
   const port = await freePort();
   const grpcPort = await freePort();
@@ -132,7 +154,8 @@ export async function runDashboard(): Promise<DashboardResult> {
     browser = await chromium.launch({ executablePath: process.env.TEST_CHROMIUM || '/usr/bin/chromium', args: FLAGS });
     const url = `http://127.0.0.1:${port}`;
     const views: ViewResult[] = [];
-    views.push(await measureView(browser, url, 'table', { seconds, warmupSec, containers: 500 }));
+    views.push(await measureView(browser, url, 'table', { seconds, warmupSec, containers: 500, traceSec }));
+    if (perSampleSec > 0) views.push(await measureView(browser, url, 'table', { seconds: perSampleSec, warmupSec, containers: 500, ws: 'per-sample', traceSec }));
     views.push(await measureView(browser, url, 'cards', { seconds: compareSec, warmupSec, containers: 500 }));
     const errors = fleet.errors();
     if (errors.length) throw new Error(`synthetic agents: ${errors.join('; ')}`);
@@ -154,11 +177,16 @@ export async function runDashboard(): Promise<DashboardResult> {
 export function printDashboard(r: DashboardResult): void {
   console.log(`\ndashboard: ${r.load.containers} containers on ${r.load.hosts} hosts every ${r.load.intervalMs} ms over ${r.load.transport}`);
   const rows = r.views.map((v) => ({
-    view: v.view, 'first render ms': v.firstRenderMs, 'window s': v.windowSec, 'busy %': v.busyPct, 'script %': v.scriptPct,
+    view: v.view, ws: v.ws, 'first render ms': v.firstRenderMs, 'window s': v.windowSec, 'busy %': v.busyPct, 'script %': v.scriptPct,
     'layout %': v.layoutPct, 'style %': v.stylePct, 'long tasks (steady)': v.longTasks, 'longest ms': v.longestTaskMs,
     'heap MiB start→end (max)': `${v.heapStartMiB} → ${v.heapEndMiB} (${v.heapMaxMiB})`, 'DOM nodes': v.domNodes,
   }));
   console.table(rows);
+  for (const v of r.views) {
+    if (!v.trace) continue;
+    const { file, ...t } = v.trace;
+    console.log(`trace of the ${v.view} (${v.ws}), ${file}:\n${JSON.stringify(t, null, 2)}`);
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
