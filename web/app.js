@@ -106,7 +106,7 @@ async function startLive(username, role) {
   clearInterval(alertTimer);
   alertTimer = setInterval(loadAlerts, 30_000);
   if (live) live.close();
-  live = connectLive({ onMessage, onStatus });
+  live = connectLive({ onMessage, onStatus, query: WS_QUERY });
   schedule();
 }
 
@@ -134,8 +134,13 @@ function onStatus(status, attempt, delayMs) {
         : status === 'forbidden' ? 'not allowed' : 'session expired';
 }
 
+// One /ws message per host per round ({type:'samples'}) instead of one per container: the page
+// pays per message. localStorage dockwatch.ws=per-sample keeps the old stream (the bench compares).
+const WS_QUERY = localStorage.getItem('dockwatch.ws') === 'per-sample' ? '' : '?batch=1';
+
 function onMessage(msg) {
-  if (msg.type === 'sample' && msg.container) applyContainer({ host: msg.host, ...msg.container });
+  if (msg.type === 'samples' && Array.isArray(msg.containers)) for (const c of msg.containers) applyContainer({ host: msg.host, ...c });
+  else if (msg.type === 'sample' && msg.container) applyContainer({ host: msg.host, ...msg.container });
   else if (msg.type === 'host' && msg.sample) applyHost(msg.host, msg.sample, msg.agent_id);
   else if (msg.type === 'event') applyEvent(msg);
   else if (msg.type === 'alert' && msg.alert) applyAlert(msg.alert);
@@ -359,9 +364,9 @@ function render() {
     const { shown } = getTable().render((e) => matches(e.data));
     const text = `${shown} of ${containers.size} containers`;
     if ($('shown-count').textContent !== text) $('shown-count').textContent = text;
-    $('empty').hidden = containers.size > 0;
+    if ($('empty').hidden !== containers.size > 0) $('empty').hidden = containers.size > 0;
     renderAlerts();
-    document.body.dataset.rendered = String(containers.size);
+    if (document.body.dataset.rendered !== String(containers.size)) document.body.dataset.rendered = String(containers.size);
     return;
   }
   const box = $('containers');

@@ -64,10 +64,11 @@ export function createContainerTable({ root, getEntries, initialSort, onSortChan
     collapsed: new Set(),
     sparkColor: '#4ea1ff',
   };
-  const headRow = el('tr');
+  // Explicit roles: on wide screens the rows are laid out as flex lines (style.css), not as table rows.
+  const headRow = el('tr', { role: 'row' });
   const heads = new Map();
   for (const col of COLUMNS) {
-    const th = el('th', { scope: 'col', class: `col-${col.key}${col.numeric ? ' num' : ''}`, dataset: { col: col.key } });
+    const th = el('th', { scope: 'col', role: 'columnheader', class: `col-${col.key}${col.numeric ? ' num' : ''}`, dataset: { col: col.key } });
     if (col.sortable === false) th.textContent = col.label;
     else {
       const btn = el('button', { type: 'button', class: 'sort-btn', text: col.label, dataset: { sort: col.key } });
@@ -81,24 +82,27 @@ export function createContainerTable({ root, getEntries, initialSort, onSortChan
     heads.set(col.key, th);
     headRow.append(th);
   }
-  const tbody = el('tbody', { id: 'ctable-body' });
-  const table = el('table', { class: 'table ctable', id: 'ctable' }, [
+  const tbody = el('tbody', { id: 'ctable-body', role: 'rowgroup' });
+  const table = el('table', { class: 'table ctable', id: 'ctable', role: 'table', 'aria-label': 'Containers' }, [
     el('caption', { class: 'visually-hidden', text: 'Containers. Column headers sort; group headers collapse.' }),
-    el('thead', {}, [headRow]), tbody,
+    el('thead', { role: 'rowgroup' }, [headRow]), tbody,
   ]);
   root.replaceChildren(el('div', { class: 'table-wrap ctable-wrap' }, [table]));
 
   const groupRows = new Map(); // group key -> { row, btn, count }
   let orderDirty = true;
-  // Sparklines are drawn only when on screen (canvas work is the costly part of a row); one
-  // that scrolls into view is drawn then.
-  const sparkVisible = new WeakMap();
+  // Sparklines are drawn only for rows on or near the screen (canvas work is the costly part of
+  // a row); one that comes near is drawn then. The text of every row stays current (screen
+  // readers, find in page); on wide screens a row off screen costs no style, layout or paint
+  // anyway (content-visibility in style.css).
+  const near = new WeakMap(); // tr -> intersecting
   const io = typeof IntersectionObserver === 'function' ? new IntersectionObserver((items) => {
     for (const it of items) {
-      sparkVisible.set(it.target, it.isIntersecting);
-      if (it.isIntersecting && it.target.dataset.stale === 'true') { it.target.dataset.stale = 'false'; it.target.dwDraw?.(); }
+      near.set(it.target, it.isIntersecting);
+      const e = it.target.dwEntry;
+      if (it.isIntersecting && e && e.row.sparkStale) { e.row.sparkStale = false; drawSpark(e.row.canvas, e.series.cpu, state.sparkColor); }
     }
-  }, { rootMargin: '200px 0px' }) : null;
+  }, { rootMargin: '300px 0px' }) : null;
 
   function groupKey(e) {
     if (state.group === 'host') return e.data.host || '(no host)';
@@ -117,7 +121,7 @@ export function createContainerTable({ root, getEntries, initialSort, onSortChan
         if (state.collapsed.has(key)) state.collapsed.delete(key); else state.collapsed.add(key);
         api.invalidate();
       });
-      const row = el('tr', { class: 'group-row', dataset: { group: key } }, [el('th', { colspan: String(COLUMNS.length), scope: 'rowgroup' }, [btn])]);
+      const row = el('tr', { class: 'group-row', role: 'row', dataset: { group: key } }, [el('th', { colspan: String(COLUMNS.length), scope: 'rowgroup', role: 'rowheader' }, [btn])]);
       g = { row, btn, count };
       groupRows.set(key, g);
     }
@@ -127,9 +131,9 @@ export function createContainerTable({ root, getEntries, initialSort, onSortChan
   function buildRow(e) {
     const c = e.data;
     const cells = {};
-    const tr = el('tr', { class: 'crow', dataset: { containerId: c.id } });
+    const tr = el('tr', { class: 'crow', role: 'row', dataset: { containerId: c.id } });
     for (const col of COLUMNS) {
-      const td = el('td', { class: `col-${col.key}${col.numeric ? ' num' : ''}` });
+      const td = el('td', { role: 'cell', class: `col-${col.key}${col.numeric ? ' num' : ''}` });
       cells[col.key] = td;
       tr.append(td);
     }
@@ -138,9 +142,9 @@ export function createContainerTable({ root, getEntries, initialSort, onSortChan
     cells.name.append(link);
     const canvas = el('canvas', { class: 'tspark', width: String(SPARK_W), height: String(SPARK_H), 'aria-hidden': 'true' });
     cells.spark.append(canvas);
-    canvas.dwDraw = () => drawSpark(canvas, e.series.cpu, state.sparkColor);
-    io?.observe(canvas);
-    e.row = { tr, cells, link, canvas, text: {} };
+    tr.dwEntry = e;
+    io?.observe(tr);
+    e.row = { tr, cells, link, canvas, text: {}, sparkStale: false };
   }
 
   const setText = (r, key, node, text) => {
@@ -177,8 +181,7 @@ export function createContainerTable({ root, getEntries, initialSort, onSortChan
     setText(r, 'pids', r.cells.pids, s.pids === undefined || s.pids === null ? '–' : String(s.pids));
     setText(r, 'restarts', r.cells.restarts, c.restart_count === undefined || c.restart_count === null ? '–' : String(c.restart_count));
     setText(r, 'uptime', r.cells.uptime, fmtUptime(c.started_at, c.state, now));
-    if (!io || sparkVisible.get(r.canvas)) drawSpark(r.canvas, e.series.cpu, state.sparkColor);
-    else r.canvas.dataset.stale = 'true';
+    if (!io || near.get(r.tr)) { drawSpark(r.canvas, e.series.cpu, state.sparkColor); r.sparkStale = false; } else r.sparkStale = true;
   }
 
   const api = {
@@ -215,7 +218,8 @@ export function createContainerTable({ root, getEntries, initialSort, onSortChan
         return d * dir || byName(a, b);
       });
       for (const [key, th] of heads) {
-        th.setAttribute('aria-sort', key === state.sort.key ? (dir > 0 ? 'ascending' : 'descending') : 'none');
+        const sort = key === state.sort.key ? (dir > 0 ? 'ascending' : 'descending') : 'none';
+        if (th.getAttribute('aria-sort') !== sort) th.setAttribute('aria-sort', sort);
       }
       // The rows in order, with group rows before each group; collapsed groups show only their header.
       const want = [];
@@ -230,7 +234,7 @@ export function createContainerTable({ root, getEntries, initialSort, onSortChan
             lastGroup = k;
             const g = groupRow(k, k);
             const collapsed = state.collapsed.has(k);
-            g.btn.setAttribute('aria-expanded', String(!collapsed));
+            if (g.btn.getAttribute('aria-expanded') !== String(!collapsed)) g.btn.setAttribute('aria-expanded', String(!collapsed));
             const n = `${counts.get(k)} container${counts.get(k) === 1 ? '' : 's'}`;
             if (g.count.textContent !== n) g.count.textContent = n;
             want.push(g.row);
@@ -266,7 +270,7 @@ function drawSpark(canvas, values, color) {
   ctx.clearRect(0, 0, SPARK_W, SPARK_H);
   let n = 0;
   for (const v of values) if (v !== null && Number.isFinite(v)) n++;
-  canvas.dataset.points = String(n);
+  if (canvas.dataset.points !== String(n)) canvas.dataset.points = String(n);
   if (n < 2) return;
   let top = 1;
   for (const v of values) if (v !== null && v > top) top = v;

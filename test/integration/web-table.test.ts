@@ -225,6 +225,41 @@ test('table: live updates keep scroll position, sort and focus; keyboard sorting
   await ctx.close();
 });
 
+test('table: live over the batched /ws (one samples message per host per round), and over the old per-sample stream', async () => {
+  for (const mode of ['batch', 'per-sample'] as const) {
+    const ctx = await app.browser.newContext({ viewport: { width: 1280, height: 900 } });
+    await ctx.addInitScript(`localStorage.setItem('dockwatch.ws', ${JSON.stringify(mode)})`);
+    const page = await ctx.newPage();
+    const frames: { url: string; type: string; n: number }[] = [];
+    page.on('websocket', (ws) => ws.on('framereceived', (f) => {
+      const m = JSON.parse(String(f.payload)) as { type: string; containers?: unknown[] };
+      frames.push({ url: ws.url(), type: m.type, n: m.containers?.length ?? 1 });
+    }));
+    await openLive(page);
+    const id = app.fleet!.ids[2]![7]!;
+    // On screen, where a user would look at it.
+    await page.evaluate((sel) => document.querySelector(sel)!.scrollIntoView({ block: 'center' }), rowSel(id));
+    const before = await page.textContent(`${rowSel(id)} td.col-cpu`);
+    const from = frames.length;
+    await page.waitForTimeout(3000);
+    await page.waitForFunction(({ sel, was }) => document.querySelector(sel)?.textContent !== was, { sel: `${rowSel(id)} td.col-cpu`, was: before }, { timeout: 10_000 });
+    const live = frames.slice(from);
+    const types = new Set(live.map((f) => f.type));
+    if (mode === 'batch') {
+      assert.ok(live.every((f) => f.url.endsWith('/ws?batch=1')), 'the page asks for batching');
+      assert.ok(types.has('samples') && !types.has('sample'), [...types].join(','));
+      const rounds = live.filter((f) => f.type === 'samples');
+      // 5 agents of 100 (plus the real agent's few) for about 3 s: a message per host per round, not per container.
+      assert.ok(rounds.length >= 5 && rounds.length <= 6 * 6, `${rounds.length} samples messages`);
+      assert.ok(rounds.some((f) => f.n === 100), 'a message holds a host\'s whole round');
+    } else {
+      assert.ok(live.every((f) => !f.url.includes('batch')), 'the old stream when asked');
+      assert.ok(types.has('sample') && !types.has('samples'), [...types].join(','));
+    }
+    await ctx.close();
+  }
+});
+
 test('table: dark and light themes (system preference and the switch), screenshots at 1280 and 390 px', async () => {
   const ctx = await app.browser.newContext({ viewport: { width: 1280, height: 900 }, colorScheme: 'dark' });
   const page = await ctx.newPage();
