@@ -119,7 +119,7 @@ export async function runFleet(opts: { seconds?: number; warmupSeconds?: number;
     // BENCH_FLEET_AGENTS=500 (comma-separated) and BENCH_FLEET_SQLITE=0 narrow a run to what is being worked on.
     const agentsEnv = process.env.BENCH_FLEET_AGENTS?.split(',').map(Number).filter((n) => n > 0);
     for (const n of opts.agents ?? agentsEnv ?? [40, 500, 1000]) await run('influx', n);
-    // The same 500 agents with InfluxDB allowed to lag the acks by 16 MiB of spool (about a second
+    // The same 500 agents with InfluxDB allowed to lag the acks by 16 MiB of spool (about 2 s
     // of this load) instead of 256: acked and stored stay close, and the acks carry InfluxDB's pace.
     const lagMb = Number(process.env.BENCH_FLEET_LAG_MB ?? 16);
     if (lagMb > 0 && (opts.agents ?? agentsEnv ?? [500]).includes(500)) await run('influx', 500, lagMb);
