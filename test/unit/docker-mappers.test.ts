@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { engineStatsToRawUsage, type EngineStatsJson } from '../../src/infrastructure/shared/engine-stats.js';
 import {
-  demuxLogs, exitCodeFromStatus, healthFromStatus, inspectCacheKey, toContainerEvent, toContainerInfo,
+  ACTION_ALIASES, demuxLogs, exitCodeFromStatus, healthFromStatus, inspectCacheKey, toContainerEvent, toContainerInfo,
   type EngineEventMessage, type EngineInspect, type EngineListItem,
 } from '../../src/infrastructure/docker/mappers.js';
 import { dockerOptions } from '../../src/infrastructure/docker/runtime.js';
@@ -52,6 +52,18 @@ test('events: watched container actions only, exit code and health parsed', () =
   assert.ok(die.timestampMs > 1.7e12 && die.timestampMs < 2e12, 'ms from timeNano');
   assert.equal(events.find((e) => e.action === 'health_status')!.health, 'healthy');
   assert.equal(toContainerEvent({ Type: 'network', Action: 'connect' }), null);
+});
+
+test('podman 4.3 events (compat API, captured in the cgroup v2 VM): the exit is a die with its code; the libpod name "died" maps to die', () => {
+  const lines = readFileSync(new URL('../fixtures/podman/events-4.3.jsonl', import.meta.url), 'utf8').trim().split('\n');
+  const events = lines.map((l) => toContainerEvent(JSON.parse(l) as EngineEventMessage)).filter((e) => e !== null);
+  // init and cleanup are podman's own steps, not watched; podman 4.3 sent no stop for `podman stop`.
+  assert.deepEqual(events.map((e) => `${e.containerName}:${e.action}`), ['pd-pids:create', 'pd-pids:start', 'pd-pids:die', 'pd-late:create', 'pd-late:start']);
+  assert.equal(events.find((e) => e.action === 'die')!.exitCode, 137);
+  const died = toContainerEvent({ Type: 'container', Action: 'died', Actor: { ID: 'c1', Attributes: { name: 'x', containerExitCode: '3' } } });
+  assert.deepEqual([died?.action, died?.exitCode], ['die', 3]);
+  // The event filter asks for the libpod name as well: without it podman 4 never sends an exit.
+  assert.equal(ACTION_ALIASES.died, 'die');
 });
 
 test('one-shot stats JSON -> RawUsage (v1 names; v2 names; network and blkio sums; stopped container)', () => {

@@ -44,6 +44,14 @@ export const WATCHED_ACTIONS = [
   'create', 'start', 'restart', 'stop', 'kill', 'die', 'oom', 'destroy', 'pause', 'unpause', 'health_status',
 ] as const;
 
+/**
+ * Podman 4.x (Debian bookworm's 4.3) calls a container's exit "died" in its own log and matches the
+ * compat API's event filter against that name, though the events it sends say "die": a filter on
+ * "die" alone never sees an exit there (seen in the cgroup v2 VM; Podman 5 maps the filter itself).
+ * The stream asks for these names too; an event carrying one maps to ours.
+ */
+export const ACTION_ALIASES: Readonly<Record<string, (typeof WATCHED_ACTIONS)[number]>> = { died: 'die' };
+
 /** "Up 3 minutes (healthy)" -> healthy; list items carry health only in this text. */
 export function healthFromStatus(status: string | undefined): string {
   if (!status) return 'none';
@@ -104,10 +112,13 @@ export function toContainerEvent(m: EngineEventMessage): ContainerEvent | null {
   const full = m.Action ?? m.status ?? '';
   // "health_status: healthy" carries its value after the colon.
   const colon = full.indexOf(':');
-  const action = colon >= 0 ? full.slice(0, colon) : full;
+  const named = colon >= 0 ? full.slice(0, colon) : full;
+  const action = ACTION_ALIASES[named] ?? named;
   if (!(WATCHED_ACTIONS as readonly string[]).includes(action)) return null;
   const attributes = { ...(m.Actor?.Attributes ?? {}) };
-  const exit = attributes.exitCode !== undefined ? Number(attributes.exitCode) : 0;
+  // Podman's "died" carries the code as containerExitCode.
+  const code = attributes.exitCode ?? attributes.containerExitCode;
+  const exit = code !== undefined ? Number(code) : 0;
   const timestampMs = m.timeNano ? Math.floor(m.timeNano / 1e6) : (m.time ?? 0) * 1000;
   return {
     containerId: m.Actor?.ID ?? m.id ?? '',

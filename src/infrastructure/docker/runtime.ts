@@ -7,7 +7,7 @@ import { AppError } from '../../application/errors.js';
 import type { ContainerEvent } from '../../domain/types.js';
 import { createEngineClient, EngineError, type EngineClient, type EngineTls } from './engine-client.js';
 import {
-  demuxLogs, inspectCacheKey, toContainerEvent, toContainerInfo, WATCHED_ACTIONS,
+  ACTION_ALIASES, demuxLogs, inspectCacheKey, toContainerEvent, toContainerInfo, WATCHED_ACTIONS,
   type EngineEventMessage, type EngineInspect, type EngineListItem,
 } from './mappers.js';
 
@@ -112,7 +112,7 @@ export function createDockerRuntime(opts: DockerRuntimeOptions): DockerRuntime {
 
   async function connect(): Promise<void> {
     if (closed) return;
-    const filters = JSON.stringify({ type: ['container'], event: [...WATCHED_ACTIONS, ...LIST_ONLY_ACTIONS] });
+    const filters = JSON.stringify({ type: ['container'], event: [...WATCHED_ACTIONS, ...Object.keys(ACTION_ALIASES), ...LIST_ONLY_ACTIONS] });
     const since = goodUntilSec > 0 ? `&since=${goodUntilSec - 1}` : '';
     let s: IncomingMessage;
     try {
