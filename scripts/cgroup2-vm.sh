@@ -14,6 +14,9 @@
 #   scripts/cgroup2-vm.sh build                    (only the disks: no boot, so no need for the heavy lock)
 # Needs root (apt-get, mke2fs -d keeps ownership). Run it under flock /tmp/dockwatch-heavy.lock.
 set -euo pipefail
+# Everything below is read whole before it runs ({ ...; exit; }): an edit of this file during a
+# 10-minute run must not change what the running bash reads next.
+{
 cd "$(dirname "$0")/.."
 ROOT=${DOCKWATCH_SERVICES_ROOT:-/tmp/dockwatch-services}
 VM=$ROOT/vm
@@ -22,7 +25,8 @@ log() { echo "[cgroup2-vm] $*" >&2; }
 
 PKGS=(qemu-system-x86 linux-image-amd64 mmdebstrap e2fsprogs busybox-static)
 # Packages of the guest's rootfs.
-GUEST_PKGS=docker.io,podman,systemd-sysv,dbus,iproute2,ca-certificates,kmod,procps,uidmap,util-linux,iputils-ping
+# dbus-user-session and libpam-systemd: a user manager with a session bus, for rootless podman.
+GUEST_PKGS=docker.io,podman,systemd-sysv,dbus,dbus-user-session,libpam-systemd,iproute2,ca-certificates,kmod,procps,uidmap,util-linux,iputils-ping
 
 # shellcheck source=scripts/apt-install.sh
 . scripts/apt-install.sh
@@ -38,11 +42,16 @@ install_missing
 [ "$(id -u)" = 0 ] || { log "needs root"; exit 1; }
 KVER=$(ls /boot/vmlinuz-* | sed 's|/boot/vmlinuz-||' | sort -V | tail -1)
 [ -n "$KVER" ] && [ -d "/lib/modules/$KVER" ] || { log "no kernel in /boot"; exit 1; }
+# A kernel installed where no initrd was made (no initramfs-tools at the time) still boots: make it.
+[ -f "/boot/initrd.img-$KVER" ] || { log "making /boot/initrd.img-$KVER"; update-initramfs -c -k "$KVER" >/dev/null; }
 NODE=$(command -v node)
+# The guest gets the node binary alone (its glibc is bookworm's): a node linked to libnode (Debian's
+# nodejs package) would not start there.
+if ldd "$NODE" | grep -q libnode; then log "$NODE links libnode.so: use a standalone node binary (nodejs.org build)"; exit 1; fi
 MIRROR=$(mirror)
 
 # ---- the base disk: Debian bookworm + docker.io + podman + the kernel's modules + node ----
-key=$(printf '%s\n' "v3" "$GUEST_PKGS" "$KVER" "$MIRROR" "$(sha256sum "$NODE" /bin/busybox | cut -c1-64)" \
+key=$(printf '%s\n' "v4" "$GUEST_PKGS" "$KVER" "$MIRROR" "$(sha256sum "$NODE" /bin/busybox | cut -c1-64)" \
   "$(sed -n '/^guest_setup() {/,/^}/p' "$0")" | sha256sum | cut -c1-16)
 BASE=$VM/base-$key.img
 guest_setup() { # $1 = extracted rootfs
@@ -85,9 +94,18 @@ UNIT
   ln -sf /dev/null "$r/etc/systemd/system/serial-getty@ttyS0.service"
   ln -sf /dev/null "$r/etc/systemd/system/systemd-networkd-wait-online.service"
   passwd -R "$r" -d root >/dev/null 2>&1 || true
-  # A user for rootless podman.
+  # A user for rootless podman, as podman's docs set one up: subordinate ids, a lingering user
+  # manager (logind starts user@1000.service at boot), every controller delegated to it (the default
+  # is memory and pids: --cpus would fail). Its events go to a file: a user cannot read the
+  # volatile system journal podman's default (journald) would write them to.
   chroot "$r" /usr/sbin/useradd -m -u 1000 -s /bin/sh dwuser 2>/dev/null || true
   echo 'dwuser:100000:65536' >"$r/etc/subuid"; echo 'dwuser:100000:65536' >"$r/etc/subgid"
+  chmod u+s "$r/usr/bin/newuidmap" "$r/usr/bin/newgidmap"
+  mkdir -p "$r/var/lib/systemd/linger" "$r/etc/systemd/system/user@.service.d" "$r/home/dwuser/.config/containers"
+  touch "$r/var/lib/systemd/linger/dwuser"
+  printf '[Service]\nDelegate=cpu cpuset io memory pids\n' >"$r/etc/systemd/system/user@.service.d/delegate.conf"
+  printf '[engine]\nevents_logger = "file"\n' >"$r/home/dwuser/.config/containers/containers.conf"
+  chown -R 1000:1000 "$r/home/dwuser/.config"
 }
 if [ ! -f "$BASE" ]; then
   log "building the guest rootfs ($GUEST_PKGS) from $MIRROR"
@@ -143,3 +161,5 @@ for mode in "${modes[@]}"; do
     -append "console=ttyS0 root=/dev/vda rw quiet panic=-1 apparmor=0 $init" </dev/null || log "qemu exited with $?"
   echo "DWBOOT {\"mode\":\"$mode\",\"seconds\":$(( $(date +%s) - start ))}"
 done
+exit 0
+}

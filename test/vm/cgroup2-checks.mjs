@@ -26,8 +26,9 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function run(cmd, args, opts = {}) {
   return new Promise((resolve, reject) => {
-    execFile(cmd, args, { maxBuffer: 64 << 20, ...opts }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${cmd} ${args.join(' ')}: ${String(stderr || err.message).trim().slice(0, 800)}`));
+    // A hung command fails with its name after 3 min instead of stalling the boot until qemu's timeout.
+    execFile(cmd, args, { maxBuffer: 64 << 20, timeout: 180_000, ...opts }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${cmd} ${args.join(' ')}${err.killed ? ' (killed after 180 s)' : ''}: ${String(stderr || err.message).trim().slice(0, 800)}`));
       else resolve(stdout.trim());
     });
   });
@@ -93,6 +94,9 @@ function files(pid) {
     cpuUsageUsec: flat(tryRead(`${dir}/cpu.stat`), 'usage_usec'),
     memCurrent: cur === null ? null : Number(cur),
     inactiveFile: flat(memStat, 'inactive_file'),
+    file: flat(memStat, 'file'), // page cache incl. shmem: podman 4.3's stats leave all of it out
+    shmem: flat(memStat, 'shmem'),
+    anon: flat(memStat, 'anon'),
     memUsage: cur === null ? null : Number(cur) - (flat(memStat, 'inactive_file') ?? 0),
     pids: tryRead(`${dir}/pids.current`) === null ? null : Number(readTrim(`${dir}/pids.current`)),
     io: tryRead(`${dir}/io.stat`) === null ? null : ioStat(tryRead(`${dir}/io.stat`)),
@@ -111,6 +115,13 @@ function parseStatsLine(o) {
 async function dockerStats(cli = docker, names) {
   const out = await cli('stats', '--no-stream', '--format', '{{json .}}', ...names);
   const m = {};
+  if (out.startsWith('[')) { // podman: --format '{{json .}}' is its json format, one array
+    for (const o of JSON.parse(out)) {
+      const [mu] = String(o.mem_usage ?? '').split(' / ');
+      m[o.name] = { name: o.name, cpuPercent: Number.parseFloat(o.cpu_percent), memUsage: bytes(mu), pids: Number(o.pids), raw: o };
+    }
+    return m;
+  }
   for (const l of out.split('\n').filter(Boolean)) { const s = parseStatsLine(JSON.parse(l)); m[s.name.replace(/^\//, '')] = s; }
   return m;
 }
@@ -125,7 +136,7 @@ async function api(path) {
 const agentView = async (agentId) => (await api('/api/containers')).filter((c) => c.agent_id === agentId);
 const byName = (list) => Object.fromEntries(list.map((c) => [c.name, c]));
 const pick = (c) => c && ({
-  source: c.source, state: c.state, cpuPercent: c.stats.cpu_percent, memUsage: c.stats.mem_usage_bytes, memLimit: c.stats.mem_limit_bytes,
+  source: c.source, state: c.state, image: c.image, exitCode: c.exit_code, cpuPercent: c.stats.cpu_percent, memUsage: c.stats.mem_usage_bytes, memLimit: c.stats.mem_limit_bytes,
   pids: c.stats.pids, blkRead: c.stats.blk_read_bytes, blkWrite: c.stats.blk_write_bytes, netRx: c.stats.net_rx_bytes, netTx: c.stats.net_tx_bytes, ts: c.stats.ts,
 });
 
@@ -146,9 +157,16 @@ async function samplesOf(agentId, names, timeoutMs = 90_000, after = 0) {
   }, timeoutMs);
 }
 
+/** /proc/stat as dockerd reads it: fields 1..7 of the cpu line (USER_HZ 100) in ns, and the CPU count. */
+function procStat() {
+  const lines = readTrim('/proc/stat').split('\n');
+  const ticks = lines[0].trim().split(/\s+/).slice(1, 8).reduce((x, y) => x + Number(y), 0);
+  return { ns: ticks * 1e7, cpus: lines.filter((l) => /^cpu\d/.test(l)).length };
+}
+
 /** CPU over a window: each agent's samples, the file's usage_usec delta, and `docker stats` in the same window. */
 async function cpuWindow(agentIds, name, pid, statsCli, windowMs = 12_000) {
-  const f0 = files(pid).cpuUsageUsec; const w0 = process.hrtime.bigint();
+  const f0 = files(pid).cpuUsageUsec; const w0 = process.hrtime.bigint(); const s0 = procStat();
   const seen = Object.fromEntries(agentIds.map((id) => [id, new Map()]));
   const end = Date.now() + windowMs;
   const statsP = statsCli ? dockerStats(statsCli, [name]).catch((e) => ({ error: e.message })) : Promise.resolve(null);
@@ -159,14 +177,18 @@ async function cpuWindow(agentIds, name, pid, statsCli, windowMs = 12_000) {
     await sleep(700);
   }
   const ds = await statsP;
-  const f1 = files(pid).cpuUsageUsec; const w1 = process.hrtime.bigint();
+  const f1 = files(pid).cpuUsageUsec; const w1 = process.hrtime.bigint(); const s1 = procStat();
   const filePercent = ((f1 - f0) / (Number(w1 - w0) / 1000)) * 100;
+  // The docker stats formula over the same window from the files: usage / (/proc/stat's CPU time / CPUs).
+  // Under TCG the guest's tick-sampled /proc/stat can run slower than the wall clock.
+  const statFormulaPercent = ((f1 - f0) * 1000 / (s1.ns - s0.ns)) * s1.cpus * 100;
+  const procStatVsWall = (s1.ns - s0.ns) / s1.cpus / Number(w1 - w0);
   return Object.fromEntries(agentIds.map((id) => {
     const samples = [...seen[id].values()].slice(1); // the first may predate the window
     return [id, {
       agentSamples: samples,
       agentMean: samples.length ? samples.reduce((x, y) => x + y, 0) / samples.length : null,
-      filePercent,
+      filePercent, statFormulaPercent, procStatVsWall,
       dockerStats: ds && !ds.error ? ds[name]?.cpuPercent : ds,
     }];
   }));
@@ -176,9 +198,9 @@ async function main() {
   const info = await docker('info', '--format', '{{json .}}').then(JSON.parse);
   result('engine', { ok: true, driver: info.CgroupDriver, cgroupVersion: info.CgroupVersion, storage: info.Driver, version: info.ServerVersion, kernel: info.KernelVersion });
   // The agent's image is big (node + node_modules: ~200 MB into vfs): import it while the rest runs.
-  const agentImage = docker('import', '-c', 'ENV PATH=/usr/local/bin:/bin', '-c', 'ENV NODE_ENV=production', '-c', 'ENV DOCKER_HOST=unix:///var/run/docker.sock',
+  const agentImage = run('docker', ['import', '-c', 'ENV PATH=/usr/local/bin:/bin', '-c', 'ENV NODE_ENV=production', '-c', 'ENV DOCKER_HOST=unix:///var/run/docker.sock',
     '-c', 'ENV HOST_PROC=/host/proc', '-c', 'ENV HOST_SYS=/host/sys', '-c', 'ENV COLLECT_INTERVAL=2s', '-c', 'WORKDIR /app',
-    '-c', 'USER 10001:10001', '-c', 'CMD ["node", "dist/cli.js", "agent"]', `${IMG}/agent.tar`, AGENT_IMAGE);
+    '-c', 'USER 10001:10001', '-c', 'CMD ["node", "dist/cli.js", "agent"]', `${IMG}/agent.tar`, AGENT_IMAGE], { timeout: 480_000 });
   agentImage.catch(() => undefined);
   const busybox = docker('import', '-c', 'ENV PATH=/bin', `${IMG}/busybox.tar`, BUSYBOX);
 
@@ -213,6 +235,7 @@ async function main() {
     'dw-noio': [...common, '--name', 'dw-noio', '--network', 'none', '--cgroup-parent', noioParent, BUSYBOX, 'sh', '-c', 'touch /marks/$HOSTNAME; exec sleep 1000000'],
   };
   if (MODE !== 'systemd') mkdirSync(noioDir, { recursive: true });
+  note(`busybox imported; starting ${Object.keys(specs).length} containers`);
   const ids = Object.fromEntries(await Promise.all(Object.entries(specs).map(async ([n, a]) => [n, await docker(...a)])));
   // Disable io below the parent now that runc has created the container's cgroup.
   let noioDisable = 'ok';
@@ -245,7 +268,7 @@ async function main() {
   // ---- the agent in a container, mounts as README / Dockerfile.agent say ----
   const sockGid = (await run('stat', ['-c', '%g', '/var/run/docker.sock']));
   const agentRun = (id, ns) => docker('run', '-d', '--name', id, '--label', 'dockwatch.test=vm', '--network', 'host', ...(ns ? ['--cgroupns', ns] : []),
-    '--read-only', '--tmpfs', '/tmp', '--group-add', sockGid,
+    '--read-only', '--tmpfs', '/tmp', '--group-add', sockGid, '--cap-drop', 'ALL', '--security-opt', 'no-new-privileges:true',
     '-v', '/var/run/docker.sock:/var/run/docker.sock:ro', '-v', '/proc:/host/proc:ro', '-v', '/sys:/host/sys:ro',
     '-e', `SERVER_ADDR=127.0.0.1:${GRPC}`, '-e', `AGENT_TOKEN=${TOKEN}`, '-e', `AGENT_ID=${id}`, '-e', 'LOG_LEVEL=info', AGENT_IMAGE);
   await agentImage;
@@ -274,7 +297,10 @@ async function main() {
     result('in-container-log', { agentId: id, warnings: logLines(logs).filter((l) => l.level >= 40).map((l) => l.msg + ' ' + JSON.stringify(l).slice(0, 300)) });
   }
   await run('sh', ['-c', 'docker rm -f $(docker ps -aq --filter label=dockwatch.test=vm)']).catch(() => undefined);
-  if (MODE === 'systemd') await podmanCases().catch((e) => result('podman-setup', { ok: false, error: e.message }));
+  if (MODE === 'systemd') {
+    await podmanCases('rootful').catch((e) => result('podman-setup', { ok: false, error: e.message }));
+    await podmanCases('rootless').catch((e) => result('podman-rootless-setup', { ok: false, error: e.message }));
+  }
   const warns = logLines(all.output()).filter((l) => l.level >= 40).map((l) => l.msg + ' ' + JSON.stringify(l).slice(0, 300));
   result('host-process-log', { warnings: warns });
   all.child.kill('SIGTERM');
@@ -305,63 +331,122 @@ async function cases(agentIds, names, pids, ids, statsCli) {
   }
 }
 
-async function podmanCases() {
-  const sock = '/run/podman/podman.sock';
-  mkdirSync('/run/podman', { recursive: true });
-  const svc = spawn('podman', ['system', 'service', '--time=0', `unix://${sock}`], { stdio: 'ignore' });
-  await waitFor('podman socket', () => engine(sock, '/version').then((v) => v.Version), 120_000);
-  const version = await podman('version', '--format', '{{.Server.Version}}').catch((e) => e.message);
-  const cgm = await podman('info', '--format', '{{.Host.CgroupManager}} {{.Host.CgroupsVersion}}').catch((e) => e.message);
-  await podman('import', '-c', 'ENV PATH=/bin', `${IMG}/busybox.tar`, 'localhost/dockwatch-test/busybox:latest');
-  const agent = startProcess('podman-agent', ['dist/cli.js', 'agent'], {
-    DOCKER_HOST: `unix://${sock}`, SERVER_ADDR: `127.0.0.1:${GRPC}`, AGENT_TOKEN: TOKEN, AGENT_ID: 'podman', COLLECT_INTERVAL: `${INTERVAL_S}s`,
-  });
-  await waitFor('podman agent', () => /agent started/.test(agent.output()), 120_000);
-  // Events over /ws: the agent follows podman's /events.
-  const events = [];
-  const ws = new WebSocket(`ws://127.0.0.1:${PORT}/ws?token=${encodeURIComponent(token)}&name=pd-*`);
-  ws.on('message', (m) => { const o = JSON.parse(String(m)); if (o.type === 'event') events.push({ name: o.container_name, action: o.action }); });
-  await new Promise((r) => ws.once('open', r));
-  const img = 'localhost/dockwatch-test/busybox:latest';
-  const specs = {
-    'pd-cpu': ['run', '-d', '--name', 'pd-cpu', '--network', 'none', '--cpus', '0.5', img, 'sh', '-c', 'yes > /dev/null'],
-    'pd-mem': ['run', '-d', '--name', 'pd-mem', '--network', 'none', '-m', '64m', img, 'sh', '-c', 'dd if=/dev/zero of=/dev/shm/f bs=1M count=48 && exec sleep 1000000'],
-    'pd-pids': ['run', '-d', '--name', 'pd-pids', '--network', 'none', img, 'sh', '-c', 'for i in 1 2 3; do sleep 1000000 & done; exec sleep 1000000'],
-  };
-  const ids = {};
-  for (const [n, a] of Object.entries(specs)) ids[n] = await podman(...a);
-  const pids = {};
-  for (const n of Object.keys(specs)) pids[n] = Number(await podman('inspect', '-f', '{{.State.Pid}}', n));
-  const since = Date.now();
-  let m;
-  try {
-    m = await samplesOf('podman', Object.keys(specs), 120_000, since + INTERVAL_S * 1000);
-  } catch (e) {
-    result('podman-setup', { ok: false, error: e.message, agentLog: agent.output().slice(-3000), version, cgroupManager: cgm });
-    throw e;
+/**
+ * Podman through `podman system service` (its Docker-compatible API): rootful (root's service on
+ * /run/podman/podman.sock, containers in machine.slice/libpod-<id>.scope) and rootless (dwuser's
+ * service in its lingering user manager, containers below user@1000.service). The agent runs as a
+ * host process with DOCKER_HOST on that socket.
+ */
+async function podmanCases(kind) {
+  const rootless = kind === 'rootless';
+  const uid = 1000;
+  const rt = `/run/user/${uid}`;
+  const sock = rootless ? `${rt}/podman/podman.sock` : '/run/podman/podman.sock';
+  const userEnv = { HOME: '/home/dwuser', XDG_RUNTIME_DIR: rt, DBUS_SESSION_BUS_ADDRESS: `unix:path=${rt}/bus`, PATH: process.env.PATH };
+  const asUser = (args) => ['-u', 'dwuser', '--', 'env', ...Object.entries(userEnv).map(([k, v]) => `${k}=${v}`), ...args];
+  const cli = rootless ? (...a) => run('runuser', asUser(['podman', ...a]), { cwd: '/tmp' }) : podman;
+  const p = rootless ? 'pdr-' : 'pd-';
+  const agentId = rootless ? 'podman-rootless' : 'podman';
+  const R = (name, data) => result(`${rootless ? 'podman-rootless' : 'podman'}-${name}`, data);
+  if (rootless) {
+    await waitFor(`dwuser's user manager and bus (${rt}/bus, linger)`, () => existsSync(`${rt}/bus`), 120_000);
+    await run('runuser', asUser(['mkdir', '-p', `${rt}/podman`]));
+  } else {
+    mkdirSync('/run/podman', { recursive: true });
   }
-  result('podman-setup', { ok: true, version, cgroupManager: cgm, dirs: Object.fromEntries(Object.keys(specs).map((n) => [n, files(pids[n]).dir])) });
-  const w = await cpuWindow(['podman'], 'pd-cpu', pids['pd-cpu'], podman);
-  result('podman-cpu', { agentId: 'podman', limitCpus: 0.5, ...w.podman });
-  await sleep(3000);
-  const [agentNow, ps] = await Promise.all([agentView('podman').then(byName), dockerStats(podman, ['pd-mem', 'pd-pids']).catch((e) => ({ error: e.message }))]);
-  result('podman-memory', { agentId: 'podman', agent: pick(agentNow['pd-mem']), dockerStats: ps['pd-mem'] ?? ps, files: files(pids['pd-mem']) });
-  result('podman-pids', { agentId: 'podman', agent: pick(agentNow['pd-pids']), dockerStats: ps['pd-pids'] ?? ps, files: files(pids['pd-pids']) });
-  // Lifecycle: stop one, start a new one; the agent's event stream carries both.
-  await podman('stop', '-t', '1', 'pd-pids');
-  await podman('run', '-d', '--name', 'pd-late', '--network', 'none', img, 'sleep', '1000000');
-  await waitFor('podman events', () => events.some((e) => e.name === 'pd-pids' && /die|stop/.test(e.action)) && events.some((e) => e.name === 'pd-late' && e.action === 'start'), 60_000).catch(() => undefined);
-  const after = byName(await agentView('podman'));
-  result('podman-events', { events, stoppedState: after['pd-pids']?.state, late: pick(after['pd-late']) });
-  const warns = logLines(agent.output()).filter((l) => l.level >= 40).map((l) => l.msg + ' ' + JSON.stringify(l).slice(0, 300));
-  result('podman-log', { warnings: warns });
-  ws.close();
-  agent.child.kill('SIGTERM');
-  await podman('rm', '-f', '-a').catch(() => undefined);
-  svc.kill('SIGTERM');
+  const svc = rootless
+    ? spawn('runuser', asUser(['podman', 'system', 'service', '--time=0', `unix://${sock}`]), { stdio: 'ignore', cwd: '/tmp' })
+    : spawn('podman', ['system', 'service', '--time=0', `unix://${sock}`], { stdio: 'ignore' });
+  try {
+    await waitFor('podman socket', () => engine(sock, '/version').then((v) => v.Version), 120_000);
+    const version = await cli('version', '--format', '{{.Server.Version}}').catch((e) => e.message);
+    const cgm = await cli('info', '--format', '{{.Host.CgroupManager}} {{.Host.CgroupsVersion}} rootless={{.Host.Security.Rootless}} events={{.Host.EventLogger}}').catch((e) => e.message);
+    const img = 'localhost/dockwatch-test/busybox:latest';
+    await cli('import', '-c', 'ENV PATH=/bin', `${IMG}/busybox.tar`, img);
+    // Podman's own event stream, unfiltered, beside what the agent makes of it.
+    const raw = [];
+    const rawReq = request({ socketPath: sock, path: '/events', method: 'GET' }, (res) => {
+      let b = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { b += d; let k; while ((k = b.indexOf('\n')) >= 0) { const l = b.slice(0, k).trim(); b = b.slice(k + 1); if (l) raw.push(l); } });
+    });
+    rawReq.on('error', () => undefined);
+    rawReq.end();
+    const agent = startProcess(`${agentId}-agent`, ['dist/cli.js', 'agent'], {
+      DOCKER_HOST: `unix://${sock}`, SERVER_ADDR: `127.0.0.1:${GRPC}`, AGENT_TOKEN: TOKEN, AGENT_ID: agentId, COLLECT_INTERVAL: `${INTERVAL_S}s`,
+    });
+    await waitFor(`${agentId} agent`, () => /agent started/.test(agent.output()), 120_000);
+    const events = [];
+    const ws = new WebSocket(`ws://127.0.0.1:${PORT}/ws?token=${encodeURIComponent(token)}&name=${p}*`);
+    ws.on('message', (m) => { const o = JSON.parse(String(m)); if (o.type === 'event') events.push({ name: o.container_name, action: o.action, exitCode: o.exit_code }); });
+    await new Promise((r) => ws.once('open', r));
+    const specs = {
+      [`${p}cpu`]: ['run', '-d', '--name', `${p}cpu`, '--network', 'none', '--cpus', '0.5', img, 'sh', '-c', 'yes > /dev/null'],
+      [`${p}mem`]: ['run', '-d', '--name', `${p}mem`, '--network', 'none', '-m', '64m', img, 'sh', '-c', 'dd if=/dev/zero of=/dev/shm/f bs=1M count=48 && exec sleep 1000000'],
+      [`${p}pids`]: ['run', '-d', '--name', `${p}pids`, '--network', 'none', img, 'sh', '-c', 'for i in 1 2 3; do sleep 1000000 & done; exec sleep 1000000'],
+      [`${p}io`]: ['run', '-d', '--name', `${p}io`, '--network', 'none', img, 'sh', '-c', 'dd if=/dev/zero of=/data bs=1M count=16 conv=fsync && sync && exec sleep 1000000'],
+    };
+    const ids = {};
+    for (const [n, a] of Object.entries(specs)) ids[n] = await cli(...a);
+    const pids = {};
+    for (const n of Object.keys(specs)) pids[n] = Number(await cli('inspect', '-f', '{{.State.Pid}}', n));
+    const since = Date.now();
+    try {
+      await samplesOf(agentId, Object.keys(specs), 120_000, since + INTERVAL_S * 1000);
+    } catch (e) {
+      R('setup', { ok: false, error: e.message, agentLog: agent.output().slice(-3000), version, cgroupManager: cgm, agentView: (await agentView(agentId).catch(() => [])).map(pick) });
+      throw e;
+    }
+    R('setup', { ok: true, version, cgroupManager: cgm, dirs: Object.fromEntries(Object.keys(specs).map((n) => [n, files(pids[n]).dir])) });
+    const w = await cpuWindow([agentId], `${p}cpu`, pids[`${p}cpu`], cli);
+    R('cpu', { agentId, limitCpus: 0.5, ...w[agentId] });
+    await sleep(3000);
+    const rest = [`${p}mem`, `${p}pids`, `${p}io`];
+    const [agentNow, ps] = await Promise.all([agentView(agentId).then(byName), dockerStats(cli, rest).catch((e) => ({ error: e.message }))]);
+    for (const n of rest) R(n.slice(p.length).replace(/^mem$/, 'memory'), { agentId, agent: pick(agentNow[n]), podmanStats: ps[n] ?? ps, files: files(pids[n]) });
+    // Lifecycle: stop one (its exit is podman's "died"), start a new one; both reach /ws.
+    await cli('stop', '-t', '1', `${p}pids`);
+    await cli('run', '-d', '--name', `${p}late`, '--network', 'none', img, 'sleep', '1000000');
+    await waitFor('podman events', () => events.some((e) => e.name === `${p}pids` && e.action === 'die') && events.some((e) => e.name === `${p}late` && e.action === 'start'), 60_000).catch(() => undefined);
+    await sleep(2 * INTERVAL_S * 1000);
+    const after = byName(await agentView(agentId));
+    const inspectState = await cli('inspect', '-f', '{{.State.Status}} {{.State.ExitCode}}', `${p}pids`).catch((e) => e.message);
+    R('events', { events, stopped: pick(after[`${p}pids`]), inspectState, late: pick(after[`${p}late`]) });
+    R('raw-events', { lines: raw.filter((l) => l.includes(`"${p}pids"`) || l.includes(`"${p}late"`)) });
+    const warns = logLines(agent.output()).filter((l) => l.level >= 40).map((l) => l.msg + ' ' + JSON.stringify(l).slice(0, 300));
+    R('log', { warnings: warns });
+    ws.close();
+    rawReq.destroy();
+    agent.child.kill('SIGTERM');
+    await cli('rm', '-f', '-a').catch(() => undefined);
+  } finally {
+    svc.kill('SIGTERM');
+  }
 }
+
+/** What the guest is doing, on the console: for a failed or stuck run. */
+async function diagnose(why) {
+  note(`diagnostics (${why})`);
+  const cmds = ['ps -eo pid,ppid,stat,etime,time,args --sort=start_time | tail -40', 'docker ps -a', 'systemctl list-jobs --no-pager',
+    'journalctl -b --no-pager -n 60 -u docker -u containerd -u user@1000.service', 'free -m', 'cat /proc/pressure/cpu /proc/pressure/io'];
+  for (const c of cmds) {
+    const out = await run('sh', ['-c', `${c} 2>&1`], { timeout: 30_000 }).catch((e) => e.message);
+    for (const l of out.split('\n')) console.log(`DWLOG diag ${l}`);
+  }
+}
+// Inside qemu's own timeout (scripts/cgroup2-vm.sh, 720 s): a stuck run still says where it stuck.
+const WATCHDOG_S = Number(process.env.DWVM_WATCHDOG_S ?? 560);
+setTimeout(async () => {
+  await diagnose(`still running after ${WATCHDOG_S} s`);
+  result('done', { ok: false, error: `watchdog: still running after ${WATCHDOG_S} s`, seconds: (Date.now() - t0) / 1000 });
+  process.exit(1);
+}, WATCHDOG_S * 1000).unref();
 
 main().then(
   () => { result('done', { ok: true, seconds: (Date.now() - t0) / 1000 }); process.exit(0); },
-  (e) => { result('done', { ok: false, error: String(e.stack ?? e).slice(0, 3000), seconds: (Date.now() - t0) / 1000 }); process.exit(1); },
+  async (e) => {
+    await diagnose(e.message.slice(0, 200));
+    result('done', { ok: false, error: String(e.stack ?? e).slice(0, 3000), seconds: (Date.now() - t0) / 1000 });
+    process.exit(1);
+  },
 );
