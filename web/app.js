@@ -307,21 +307,24 @@ function updateHostCard(entry) {
   drawSparkline(q('.spark-net'), series.net);
 }
 
-function matches(c) {
+/** The filters' predicate, with the form read once per render rather than once per container. */
+function matcher() {
   const host = $('filter-host').value;
-  if (host && c.host !== host) return false;
   const name = $('filter-name').value.trim().toLowerCase();
-  if (name && !(c.name || '').toLowerCase().includes(name) && !c.id.startsWith(name) && !(c.image || '').toLowerCase().includes(name)) return false;
   const st = $('filter-state').value;
-  if (st === 'unhealthy' ? c.health !== 'unhealthy' : st === 'not-running' ? c.state === 'running' : st && c.state !== st) return false;
   const label = $('filter-label').value.trim();
-  if (label) {
-    const [k, ...rest] = label.split('=');
-    const labels = c.labels || {};
-    if (!(k in labels)) return false;
-    if (rest.length && labels[k] !== rest.join('=')) return false;
-  }
-  return true;
+  const [k, ...rest] = label.split('=');
+  return (c) => {
+    if (host && c.host !== host) return false;
+    if (name && !(c.name || '').toLowerCase().includes(name) && !c.id.startsWith(name) && !(c.image || '').toLowerCase().includes(name)) return false;
+    if (st === 'unhealthy' ? c.health !== 'unhealthy' : st === 'not-running' ? c.state === 'running' : st && c.state !== st) return false;
+    if (label) {
+      const labels = c.labels || {};
+      if (!(k in labels)) return false;
+      if (rest.length && labels[k] !== rest.join('=')) return false;
+    }
+    return true;
+  };
 }
 
 const STATE_ORDER = { running: 0, restarting: 1, paused: 2, created: 3, exited: 4, dead: 5, removed: 6 };
@@ -361,6 +364,7 @@ function render() {
   if (mode === 'table') {
     const hl = `${hosts.size} host${hosts.size === 1 ? '' : 's'}: ${[...hosts.keys()].sort().join(', ')}`;
     if ($('hosts-summary').textContent !== hl) $('hosts-summary').textContent = hl;
+    const matches = matcher();
     const { shown } = getTable().render((e) => matches(e.data));
     const text = `${shown} of ${containers.size} containers`;
     if ($('shown-count').textContent !== text) $('shown-count').textContent = text;
@@ -371,6 +375,7 @@ function render() {
   }
   const box = $('containers');
   const sort = SORTS[$('sort').value] || SORTS.name;
+  const matches = matcher();
   const shown = [...containers.values()].filter((e) => matches(e.data)).sort((a, b) => sort(a.data, b.data));
   const shownSet = new Set(shown);
   for (const entry of containers.values()) {

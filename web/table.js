@@ -8,7 +8,9 @@ const PROJECT = 'com.docker.compose.project';
 const STATE_ORDER = { running: 0, restarting: 1, paused: 2, created: 3, exited: 4, dead: 5, removed: 6 };
 const num = (v) => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const cmpNum = (a, b) => (a === null ? (b === null ? 0 : 1) : b === null ? -1 : a - b);
-const cmpStr = (a, b) => (a || '').localeCompare(b || '');
+// The same order as localeCompare, without its per-call set-up (a 500-row sort is ~4,500 compares a frame).
+const collator = new Intl.Collator();
+const cmpStr = (a, b) => collator.compare(a || '', b || '');
 const projectOf = (c) => (c.labels && c.labels[PROJECT]) || '';
 
 export function fmtUptime(startedAt, state, now = Date.now()) {
