@@ -199,12 +199,11 @@ for (const kind of ['rootful', 'rootless'] as const) {
       assert.ok(mem.files.memUsage >= 48 * MiB, m);
       near(mem.agent.memUsage, mem.files.memUsage, 1 * MiB, m);
       assert.equal(mem.agent.memLimit, 64 * MiB, m);
-      // podman 4.3's stats leave out all page cache, the 48 MiB of shm (memory.stat file) included,
-      // and more (~50 kB for a sleeping busybox, below memory.current - file), where docker's leave
-      // out inactive_file only. The agent stays with docker's.
+      // podman 4.3's stats show memory.stat anon only (~50 kB for a sleeping busybox): no page cache,
+      // the 48 MiB of shm and kernel memory left out, where docker's leave out inactive_file only.
+      // The agent stays with docker's. (podman prints 4 significant digits.)
       for (const r of [mem, get(mode, `${c}-io`)]) {
-        const m2 = JSON.stringify(r);
-        assert.ok(r.podmanStats.memUsage > 0 && r.podmanStats.memUsage <= r.files.memCurrent - r.files.file, `podman stats within memory.current - file: ${m2}`);
+        near(r.podmanStats.memUsage, r.files.anon, 0.01 * r.files.anon + 1024, `podman stats vs memory.stat anon: ${JSON.stringify(r)}`);
       }
       const pids = get(mode, `${c}-pids`);
       assert.equal(pids.agent.source, 'cgroup', JSON.stringify(pids));

@@ -94,9 +94,9 @@ function files(pid) {
     cpuUsageUsec: flat(tryRead(`${dir}/cpu.stat`), 'usage_usec'),
     memCurrent: cur === null ? null : Number(cur),
     inactiveFile: flat(memStat, 'inactive_file'),
-    file: flat(memStat, 'file'), // page cache incl. shmem: podman 4.3's stats leave all of it out
+    file: flat(memStat, 'file'), // page cache, shmem included
     shmem: flat(memStat, 'shmem'),
-    anon: flat(memStat, 'anon'),
+    anon: flat(memStat, 'anon'), // what podman 4.3's stats show as memory
     memUsage: cur === null ? null : Number(cur) - (flat(memStat, 'inactive_file') ?? 0),
     pids: tryRead(`${dir}/pids.current`) === null ? null : Number(readTrim(`${dir}/pids.current`)),
     io: tryRead(`${dir}/io.stat`) === null ? null : ioStat(tryRead(`${dir}/io.stat`)),
